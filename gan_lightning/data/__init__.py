@@ -1,0 +1,7 @@
+"""Datamodules. Each has ``sample_shape`` so that the GAN can check its networks at setup."""
+
+from gan_lightning.data.base import TensorDataModule
+from gan_lightning.data.digits import ShippedDigitsDataModule, load_shipped_digits
+from gan_lightning.data.toy import GaussianDataModule
+
+__all__ = ["GaussianDataModule", "ShippedDigitsDataModule", "TensorDataModule", "load_shipped_digits"]

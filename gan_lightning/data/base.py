@@ -1,0 +1,49 @@
+"""A datamodule for data sets small enough to live in memory as one tensor."""
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class TensorDataModule(LightningDataModule):
+    """Serves ``self.data`` (built by ``make_data``) in shuffled batches.
+
+    Lightning adds the DistributedSampler under DDP; nothing is decoded per batch.
+
+    Args:
+        batch_size: samples per batch.
+        num_workers: DataLoader workers (0 is fastest for in-memory tensors).
+        drop_last: drop the last incomplete batch (keeps BatchNorm statistics sane).
+    """
+
+    def __init__(self, batch_size: int = 64, num_workers: int = 0, drop_last: bool = True) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.drop_last = drop_last
+        self.data: torch.Tensor | None = None
+
+    def make_data(self) -> torch.Tensor:
+        """Return the whole data set as one tensor of shape (N, *sample_shape)."""
+        raise NotImplementedError
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample."""
+        if self.data is None:
+            self.setup("fit")
+        return tuple(self.data.shape[1:])
+
+    def setup(self, stage: str) -> None:
+        if self.data is None:
+            self.data = self.make_data()
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            TensorDataset(self.data),
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=self.drop_last,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )

@@ -1,0 +1,278 @@
+"""The GAN LightningModule: netG and netD, alternating updates with manual optimization.
+
+One training step follows the seed loop (pytorch/examples dcgan/main.py):
+
+1. D step: D sees the real batch and the *detached* fakes; one zero_grad, one optimizer step.
+2. G step (every ``n_critic`` batches): D sees the *same* fakes, not detached, and only G's
+   optimizer steps.
+
+``toggle_optimizer`` switches off ``requires_grad`` on the other network's parameters, so
+neither step leaves gradients on, or changes, the network it does not train.
+"""
+
+import copy
+import math
+from typing import Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from gan_lightning.losses import LossName, get_objective
+from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, r1_penalty
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN weight init: conv/linear weights N(0, 0.02), BatchNorm weights N(1, 0.02), bias 0."""
+    name = type(module).__name__
+    if "Conv" in name or name == "Linear":
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif "BatchNorm" in name and module.weight is not None:
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class GAN(LightningModule):
+    """A generator and a discriminator trained against each other.
+
+    Args:
+        netG: the generator; must have an int attribute ``latent_dim`` and map
+            (N, latent_dim) to (N, *sample_shape).
+        netD: the discriminator (or critic, or cost network); maps (N, *sample_shape) to N raw
+            outputs (logits for the BCE losses, scores or energies for the others).
+        optimizer_G: optimizer for netG's parameters, e.g. Adam(lr=2e-4, betas=(0.5, 0.999)).
+        optimizer_D: optimizer for netD's parameters.
+        loss: adversarial objective, one of gan_lightning.losses.OBJECTIVES.
+        energy_margin: margin m of the energy loss (EBGAN), ignored by the other losses.
+        n_critic: D steps per G step; each D step takes a new real batch.
+        latent_distribution: "normal" draws z ~ N(0, latent_std^2), "uniform" z ~ U(-1, 1).
+        latent_std: standard deviation of a normal latent (seed 002 uses 0.1).
+        weight_init: "dcgan" re-initialises both networks with N(0, 0.02) weights and
+            N(1, 0.02) BatchNorm scales; "default" keeps PyTorch's initialisation.
+        gp_weight: weight of the WGAN-GP gradient penalty on D (0 turns it off).
+        r1_weight: weight of the R1 penalty on D's gradient at real data (0 turns it off).
+        mode_seeking_weight: weight of the mode-seeking penalty on G, which punishes G for
+            giving the same output for different inputs (0 turns it off).
+        pack: PacGAN packing degree: D judges ``pack`` samples at once (netD must take
+            ``pack`` times the sample's first dimension). 1 is a plain GAN.
+        ema_decay: if set, keep an exponential moving average of netG's weights
+            (``torch.optim.swa_utils.AveragedModel``) and sample from it.
+        num_fixed_samples: size of the fixed noise batch used for progress grids.
+        fixed_noise_seed: seed of the fixed noise, the same on every rank and after a resume.
+    """
+
+    def __init__(
+        self,
+        netG: nn.Module,
+        netD: nn.Module,
+        optimizer_G: OptimizerCallable = torch.optim.Adam,
+        optimizer_D: OptimizerCallable = torch.optim.Adam,
+        loss: LossName = "non_saturating",
+        energy_margin: float = 1.0,
+        n_critic: int = 1,
+        latent_distribution: Literal["normal", "uniform"] = "normal",
+        latent_std: float = 1.0,
+        weight_init: Literal["default", "dcgan"] = "default",
+        gp_weight: float = 0.0,
+        r1_weight: float = 0.0,
+        mode_seeking_weight: float = 0.0,
+        pack: int = 1,
+        ema_decay: float | None = None,
+        num_fixed_samples: int = 64,
+        fixed_noise_seed: int = 1234,
+    ) -> None:
+        super().__init__()
+        if not isinstance(getattr(netG, "latent_dim", None), int):
+            raise ValueError(
+                f"netG ({type(netG).__name__}) needs an int attribute `latent_dim`, the size of z."
+            )
+        if n_critic < 1 or pack < 1:
+            raise ValueError(f"n_critic and pack must be >= 1, got n_critic={n_critic}, pack={pack}.")
+        # Under LightningCLI the hparams are the config (class_path/init_args of the networks and
+        # optimizers), which load_from_checkpoint uses to rebuild the model. Built in Python, the
+        # networks are objects that cannot go into a weights_only checkpoint, so leave them out.
+        built_by_cli = _given_hyperparameters.get() is not None
+        self.save_hyperparameters(ignore=None if built_by_cli else ["netG", "netD", "optimizer_G", "optimizer_D"])
+        self.automatic_optimization = False
+        self.netG = netG
+        self.netD = netD
+        if weight_init == "dcgan":
+            self.netG.apply(dcgan_init)
+            self.netD.apply(dcgan_init)
+        self.optimizer_G = optimizer_G
+        self.optimizer_D = optimizer_D
+        self.objective = get_objective(loss)
+        self.loss_name = loss
+        self.energy_margin = energy_margin
+        self.n_critic = n_critic
+        self.latent_dim: int = netG.latent_dim
+        self.latent_distribution = latent_distribution
+        self.latent_std = latent_std
+        self.gp_weight = gp_weight
+        self.r1_weight = r1_weight
+        self.mode_seeking_weight = mode_seeking_weight
+        self.pack = pack
+        self.ema_decay = ema_decay
+        self.netG_ema: AveragedModel | None = None
+        if ema_decay is not None:
+            self.netG_ema = AveragedModel(
+                copy.deepcopy(netG), multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True
+            )
+            self.netG_ema.requires_grad_(False)
+        generator = torch.Generator().manual_seed(fixed_noise_seed)
+        self.register_buffer("fixed_noise", self._draw_latent(num_fixed_samples, generator))
+        # Names of the seed loop's statistics: probabilities for logit losses, raw values otherwise.
+        suffix = "" if self.objective.output_is_logit else "_raw"
+        self.stat_names = {k: f"{k}{suffix}" for k in ("D_x", "D_G_z1", "D_G_z2")}
+
+    # --- sampling --------------------------------------------------------------------------
+    def _draw_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        device = generator.device if generator is not None else self.device
+        if self.latent_distribution == "uniform":
+            return torch.rand(n, self.latent_dim, generator=generator, device=device) * 2 - 1
+        return torch.randn(n, self.latent_dim, generator=generator, device=device) * self.latent_std
+
+    def sample_latent(self, n: int) -> Tensor:
+        """n latent vectors from the configured distribution, on the module's device."""
+        return self._draw_latent(n)
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator to sample from: the EMA copy when there is one."""
+        return self.netG_ema.module if self.netG_ema is not None else self.netG
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, batch_size: int = 1024) -> Tensor:
+        """n samples in data space, drawn in eval mode, in batches (EMA G when configured)."""
+        net = self.sampling_generator
+        was_training = net.training
+        net.eval()
+        z = self._draw_latent(n, generator).to(self.device)  # all at once: batch_size can't change them
+        samples = torch.cat([net(chunk) for chunk in z.split(batch_size)])
+        net.train(was_training)
+        return samples
+
+    # --- shape check -----------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        """Check that netG makes, and netD takes, the datamodule's sample shape before training."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        shape = getattr(datamodule, "sample_shape", None)
+        if shape is not None:
+            self.check_shapes(tuple(shape))
+
+    @torch.no_grad()
+    def check_shapes(self, data_shape: tuple[int, ...]) -> None:
+        """Raise a ValueError naming both shapes if the networks do not fit the data."""
+        was_training = self.training
+        self.eval()
+        try:
+            fake_shape = tuple(self.netG(self._draw_latent(2 * self.pack)).shape[1:])
+            if fake_shape != data_shape:
+                raise ValueError(
+                    f"netG makes samples of shape {fake_shape} but the data has shape {data_shape}: "
+                    "set the generator's output size/channels to match the datamodule."
+                )
+            x = torch.zeros(2 * self.pack, *data_shape, device=self.device)
+            try:
+                out = self.discriminate(x)
+            except RuntimeError as err:
+                raise ValueError(
+                    f"netD cannot take samples of shape {data_shape}"
+                    f"{f' packed by {self.pack}' if self.pack > 1 else ''}: {err}. "
+                    "Set the discriminator's input size/channels to match the datamodule."
+                ) from None
+            if out.shape != (2,):
+                raise ValueError(
+                    f"netD must give one output per sample (shape (N,) or (N, 1)); for a batch of "
+                    f"{2 * self.pack} samples of shape {data_shape} it gave {tuple(out.shape)}."
+                )
+        finally:
+            self.train(was_training)
+
+    def discriminate(self, x: Tensor) -> Tensor:
+        """netD's raw outputs, one per sample (or one per pack of ``pack`` samples)."""
+        if self.pack > 1:
+            x = x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:])
+        return self.netD(x).reshape(-1)
+
+    # --- training --------------------------------------------------------------------------
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.optimizer_G(self.netG.parameters()), self.optimizer_D(self.netD.parameters())]
+
+    def d_loss(self, real: Tensor, fake: Tensor, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        """The objective's D loss plus the configured regularizers on D."""
+        if self.loss_name == "energy":
+            loss = self.objective.d_loss(d_real, d_fake, self.energy_margin)
+        else:
+            loss = self.objective.d_loss(d_real, d_fake)
+        if self.gp_weight > 0:
+            loss = loss + self.gp_weight * gradient_penalty(self.discriminate, real, fake)
+        if self.r1_weight > 0:
+            loss = loss + self.r1_weight * r1_penalty(self.discriminate, real)
+        return loss
+
+    def g_loss(self, z: Tensor, fake: Tensor, d_fake: Tensor) -> Tensor:
+        """The objective's G loss plus the mode-seeking penalty when configured."""
+        loss = self.objective.g_loss(d_fake)
+        if self.mode_seeking_weight > 0:
+            loss = loss + self.mode_seeking_weight * mode_seeking_penalty(z, fake)
+        return loss
+
+    def _stat(self, raw: Tensor) -> Tensor:
+        raw = raw.detach()
+        return (torch.sigmoid(raw) if self.objective.output_is_logit else raw).mean()
+
+    def training_step(self, batch: Tensor | list[Tensor], batch_idx: int) -> None:
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        opt_G, opt_D = self.optimizers()
+        n = real.shape[0] - real.shape[0] % self.pack
+        real = real[:n]
+        z = self.sample_latent(n)
+        fake = self.netG(z)
+
+        # (1) D step: maximise log D(x) + log(1 - D(G(z))) on real and detached fakes.
+        with self.toggled_optimizer(opt_D):
+            d_real = self.discriminate(real)
+            d_fake = self.discriminate(fake.detach())
+            loss_D = self.d_loss(real, fake.detach(), d_real, d_fake)
+            opt_D.zero_grad(set_to_none=True)
+            self.manual_backward(loss_D)
+            opt_D.step()
+        stats = {
+            "loss_D": loss_D.detach(),
+            self.stat_names["D_x"]: self._stat(d_real),
+            self.stat_names["D_G_z1"]: self._stat(d_fake),
+        }
+
+        # (2) G step, every n_critic batches: the same fakes, not detached, labelled real.
+        if (batch_idx + 1) % self.n_critic == 0:
+            with self.toggled_optimizer(opt_G):
+                d_fake_after = self.discriminate(fake)
+                loss_G = self.g_loss(z, fake, d_fake_after)
+                opt_G.zero_grad(set_to_none=True)
+                self.manual_backward(loss_G)
+                opt_G.step()
+            if self.netG_ema is not None:
+                self.netG_ema.update_parameters(self.netG)
+            stats["loss_G"] = loss_G.detach()
+            stats[self.stat_names["D_G_z2"]] = self._stat(d_fake_after)
+        self.check_finite(stats)
+        self.log_dict(stats, prog_bar=True)
+
+    def check_finite(self, stats: dict[str, Tensor]) -> None:
+        """Stop at the first NaN or inf loss, naming the step, before it reaches a checkpoint."""
+        for name in ("loss_D", "loss_G"):
+            if name in stats and not math.isfinite(stats[name].item()):
+                raise FloatingPointError(
+                    f"{name} is {stats[name].item()} at global step {self.global_step} "
+                    f"(epoch {self.current_epoch}). Lower the learning rates, add a gradient "
+                    "penalty, or resume from the last good checkpoint with --ckpt_path last."
+                )
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.sampling_generator(z)

@@ -1,0 +1,92 @@
+"""Fully connected G and D: the seed-003 toy (a linear G), seed 002's MNIST MLP, PacGAN's MLPs."""
+
+import math
+from typing import Literal
+
+from torch import Tensor, nn
+
+Activation = Literal["relu", "leaky_relu", "tanh", "none"]
+
+
+def _activation(name: Activation, leaky_slope: float) -> nn.Module:
+    return {
+        "relu": nn.ReLU(),
+        "leaky_relu": nn.LeakyReLU(leaky_slope),
+        "tanh": nn.Tanh(),
+        "none": nn.Identity(),
+    }[name]
+
+
+def _mlp(sizes: list[int], activation: Activation, batch_norm: bool, leaky_slope: float) -> list[nn.Module]:
+    """Linear layers between ``sizes``, each but the last followed by [BatchNorm1d] + activation."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(n_out))
+            layers.append(_activation(activation, leaky_slope))
+    return layers
+
+
+class MLPGenerator(nn.Module):
+    """z -> hidden layers -> a sample of ``out_shape``.
+
+    Args:
+        latent_dim: size of z.
+        out_shape: shape of one sample, e.g. [2] for 2-D points or [1, 28, 28] for MNIST.
+        hidden: widths of the hidden layers; [] makes G a single Linear (seed 003).
+        activation: hidden activation.
+        batch_norm: BatchNorm1d after each hidden Linear (seed 002).
+        output_activation: "tanh" for images in [-1, 1], "none" for unbounded data.
+        leaky_slope: negative slope when activation is "leaky_relu".
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 2,
+        out_shape: list[int] = [2],
+        hidden: list[int] = [],
+        activation: Activation = "relu",
+        batch_norm: bool = False,
+        output_activation: Activation = "none",
+        leaky_slope: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.out_shape = tuple(out_shape)
+        sizes = [latent_dim, *hidden, math.prod(out_shape)]
+        self.net = nn.Sequential(
+            *_mlp(sizes, activation, batch_norm, leaky_slope), _activation(output_activation, leaky_slope)
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(z.shape[0], *self.out_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """A sample (flattened) -> hidden layers -> one raw output (a logit, score or energy).
+
+    Args:
+        in_shape: shape of one sample. With PacGAN packing, D sees ``pack`` samples
+            concatenated along the first dimension, so in_shape[0] is multiplied by ``pack``.
+        hidden: widths of the hidden layers (seed 003: [5, 3]; seed 002: [200]).
+        activation: hidden activation.
+        pack: PacGAN packing degree; must equal the GAN module's ``pack``.
+        leaky_slope: negative slope when activation is "leaky_relu".
+    """
+
+    def __init__(
+        self,
+        in_shape: list[int] = [2],
+        hidden: list[int] = [5, 3],
+        activation: Activation = "tanh",
+        pack: int = 1,
+        leaky_slope: float = 0.2,
+    ) -> None:
+        super().__init__()
+        sizes = [math.prod(in_shape) * pack, *hidden, 1]
+        self.net = nn.Sequential(nn.Flatten(), *_mlp(sizes, activation, False, leaky_slope))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).squeeze(1)

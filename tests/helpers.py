@@ -1,0 +1,34 @@
+"""Small builders shared by the tests."""
+
+import torch
+from lightning.pytorch import Trainer
+
+from gan_lightning.data import GaussianDataModule
+from gan_lightning.module import GAN
+from gan_lightning.networks import MLPDiscriminator, MLPGenerator
+
+
+def toy_gan(**kwargs) -> GAN:
+    """A small 2-D GAN with an 8-unit G (so that G has hidden layers to check) and seed 003's D."""
+    kwargs.setdefault("optimizer_G", lambda p: torch.optim.Adam(p, lr=1e-3))
+    kwargs.setdefault("optimizer_D", lambda p: torch.optim.Adam(p, lr=1e-3))
+    netG = kwargs.pop("netG", None) or MLPGenerator(latent_dim=2, out_shape=[2], hidden=[8])
+    netD = kwargs.pop("netD", None) or MLPDiscriminator(in_shape=[2], hidden=[5, 3], pack=kwargs.get("pack", 1))
+    return GAN(netG, netD, **kwargs)
+
+
+def quiet_trainer(**kwargs) -> Trainer:
+    """A CPU Trainer that writes nothing and prints little."""
+    defaults = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    return Trainer(**{**defaults, **kwargs})
+
+
+def toy_data(**kwargs) -> GaussianDataModule:
+    return GaussianDataModule(**{"num_samples": 256, "batch_size": 16, **kwargs})

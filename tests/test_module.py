@@ -1,0 +1,143 @@
+"""The GAN module's update rule: which parameters each step may change, and how often."""
+
+import pytest
+import torch
+from lightning.pytorch import Callback, seed_everything
+
+from tests.helpers import quiet_trainer, toy_data, toy_gan
+
+
+def snapshot(net: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+class StepWatcher(Callback):
+    """Hooks both optimizers' steps and records which network each step changed."""
+
+    def __init__(self) -> None:
+        self.d_steps = 0
+        self.g_steps = 0
+        self.violations: list[str] = []
+        self.changed = {"D in D step": 0, "G in G step": 0}
+
+    def on_train_start(self, trainer, gan) -> None:
+        opt_G, opt_D = (o.optimizer for o in gan.optimizers())
+
+        def before_D(*_):
+            self.G_before, self.D_before = snapshot(gan.netG), snapshot(gan.netD)
+
+        def after_D(*_):
+            self.d_steps += 1
+            if not same(self.G_before, snapshot(gan.netG)):
+                self.violations.append(f"G changed in D step {self.d_steps}")
+            self.changed["D in D step"] += not same(self.D_before, snapshot(gan.netD))
+            self.D_after_D_step = snapshot(gan.netD)
+            self.G_after_D_step = snapshot(gan.netG)
+
+        def after_G(*_):
+            self.g_steps += 1
+            # Everything between the end of the D step and the end of the G step:
+            # the G forward/backward through D and G's optimizer step.
+            if not same(self.D_after_D_step, snapshot(gan.netD)):
+                self.violations.append(f"D changed in G step {self.g_steps}")
+            self.changed["G in G step"] += not same(self.G_after_D_step, snapshot(gan.netG))
+
+        opt_D.register_step_pre_hook(before_D)
+        opt_D.register_step_post_hook(after_D)
+        opt_G.register_step_post_hook(after_G)
+
+
+def test_each_step_changes_only_its_own_network():
+    seed_everything(0)
+    watcher = StepWatcher()
+    quiet_trainer(max_steps=20, callbacks=[watcher]).fit(toy_gan(), toy_data())
+    assert watcher.violations == []
+    assert watcher.d_steps == watcher.g_steps == 10
+    assert watcher.changed == {"D in D step": 10, "G in G step": 10}
+
+
+def test_g_step_leaves_no_gradient_on_d():
+    seed_everything(0)
+    gan = toy_gan()
+    grads_after_G: list[bool] = []
+
+    class Check(Callback):
+        def on_train_start(self, trainer, pl_module):
+            opt_G, opt_D = (o.optimizer for o in pl_module.optimizers())
+            opt_D.register_step_post_hook(lambda *_: [p.grad.zero_() for p in pl_module.netD.parameters()])
+            opt_G.register_step_post_hook(
+                lambda *_: grads_after_G.append(any(p.grad.abs().sum() > 0 for p in pl_module.netD.parameters()))
+            )
+
+    quiet_trainer(max_steps=6, callbacks=[Check()]).fit(gan, toy_data())
+    assert grads_after_G == [False, False, False]
+
+
+@pytest.mark.parametrize("n_critic", [1, 5])
+def test_n_critic_d_steps_per_g_step(n_critic):
+    seed_everything(0)
+    watcher = StepWatcher()
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=10, callbacks=[watcher])
+    trainer.fit(toy_gan(n_critic=n_critic), toy_data())
+    assert watcher.d_steps == 10
+    assert watcher.g_steps == 10 // n_critic
+    # Lightning counts optimizer steps, both optimizers together.
+    assert trainer.global_step == 10 + 10 // n_critic
+
+
+def test_logged_statistics_are_probabilities_for_logit_losses_and_raw_otherwise():
+    seed_everything(0)
+    for loss, names in [
+        ("non_saturating", ("D_x", "D_G_z1", "D_G_z2")),
+        ("wasserstein", ("D_x_raw", "D_G_z1_raw", "D_G_z2_raw")),
+    ]:
+        trainer = quiet_trainer(max_steps=4)
+        trainer.fit(toy_gan(loss=loss), toy_data())
+        logged = trainer.callback_metrics
+        assert {"loss_D", "loss_G", *names} <= set(logged)
+        if loss == "non_saturating":
+            assert all(0 < logged[n] < 1 for n in names)
+
+
+def test_latent_distribution_and_fixed_noise():
+    gan = toy_gan(latent_std=0.1)
+    torch.manual_seed(0)
+    z = gan.sample_latent(20000)
+    assert z.std().item() == pytest.approx(0.1, rel=0.03)
+    uni = toy_gan(latent_distribution="uniform").sample_latent(20000)
+    assert uni.min() >= -1 and uni.max() <= 1 and uni.std().item() == pytest.approx(1 / 3**0.5, rel=0.03)
+    # The fixed noise does not depend on the global seed, and is a checkpointed buffer.
+    torch.manual_seed(1)
+    a = toy_gan().fixed_noise
+    torch.manual_seed(2)
+    assert torch.equal(a, toy_gan().fixed_noise)
+    assert "fixed_noise" in toy_gan().state_dict()
+
+
+def test_dcgan_init_statistics():
+    from gan_lightning.networks import MLPGenerator
+
+    torch.manual_seed(0)
+    netG = MLPGenerator(latent_dim=64, out_shape=[256], hidden=[512], batch_norm=True)
+    gan = toy_gan(netG=netG, weight_init="dcgan")
+    linear = gan.netG.net[0]
+    bn = gan.netG.net[1]
+    assert linear.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert linear.weight.mean().abs().item() < 0.002
+    assert bn.weight.mean().item() == pytest.approx(1.0, abs=0.005)
+    assert bn.weight.std().item() == pytest.approx(0.02, rel=0.2)
+
+
+def test_shape_mismatch_is_reported_at_setup_with_both_shapes():
+    from gan_lightning.networks import MLPDiscriminator, MLPGenerator
+
+    bad_G = toy_gan(netG=MLPGenerator(latent_dim=2, out_shape=[3]))
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        quiet_trainer(max_steps=1).fit(bad_G, toy_data())
+    bad_D = toy_gan(netD=MLPDiscriminator(in_shape=[4]))
+    with pytest.raises(ValueError, match=r"netD cannot take samples of shape \(2,\)"):
+        quiet_trainer(max_steps=1).fit(bad_D, toy_data())
