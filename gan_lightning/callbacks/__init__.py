@@ -1,0 +1,1 @@
+"""Callbacks: sample grids, metrics, diagnostics. Configs name them by full class path."""
