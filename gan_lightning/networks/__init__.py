@@ -1,6 +1,8 @@
 """Generators and discriminators. A generator has ``latent_dim`` and maps (N, latent_dim) to
 (N, *sample_shape); a discriminator maps (N, *sample_shape) to N raw outputs."""
 
+from gan_lightning.networks.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_lightning.networks.energy import AutoencoderEnergy
 from gan_lightning.networks.mlp import MLPDiscriminator, MLPGenerator
 
-__all__ = ["MLPDiscriminator", "MLPGenerator"]
+__all__ = ["AutoencoderEnergy", "DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator"]
