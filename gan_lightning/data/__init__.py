@@ -2,6 +2,19 @@
 
 from gan_lightning.data.base import TensorDataModule
 from gan_lightning.data.digits import ShippedDigitsDataModule, load_shipped_digits
+from gan_lightning.data.images import (
+    CelebADataModule,
+    CIFAR10DataModule,
+    FashionMNISTDataModule,
+    ImageFolderDataModule,
+    MNISTDataModule,
+)
 from gan_lightning.data.toy import GaussianDataModule
 
-__all__ = ["GaussianDataModule", "ShippedDigitsDataModule", "TensorDataModule", "load_shipped_digits"]
+__all__ = [
+    "CelebADataModule",
+    "CIFAR10DataModule",
+    "FashionMNISTDataModule",
+    "ImageFolderDataModule",
+    "MNISTDataModule",
+    "GaussianDataModule", "ShippedDigitsDataModule", "TensorDataModule", "load_shipped_digits"]

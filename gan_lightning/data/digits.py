@@ -59,5 +59,10 @@ class ShippedDigitsDataModule(TensorDataModule):
         self.save_hyperparameters()
         self.image_size = image_size
 
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        """(1, image_size, image_size), known without parsing the digits."""
+        return (1, self.image_size, self.image_size)
+
     def make_data(self) -> torch.Tensor:
         return load_shipped_digits(self.image_size)[0]
