@@ -23,6 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gan_lightning.losses import LossName, get_objective
 from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, r1_penalty
+from gan_lightning.rng import collect_rng_states, restore_rng_states
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -240,6 +241,7 @@ class GAN(LightningModule):
             d_real = self.discriminate(real)
             d_fake = self.discriminate(fake.detach())
             loss_D = self.d_loss(real, fake.detach(), d_real, d_fake)
+            self.check_finite({"loss_D": loss_D})  # before the step: the weights stay the last good ones
             opt_D.zero_grad(set_to_none=True)
             self.manual_backward(loss_D)
             opt_D.step()
@@ -254,6 +256,7 @@ class GAN(LightningModule):
             with self.toggled_optimizer(opt_G):
                 d_fake_after = self.discriminate(fake)
                 loss_G = self.g_loss(z, fake, d_fake_after)
+                self.check_finite({"loss_G": loss_G})
                 opt_G.zero_grad(set_to_none=True)
                 self.manual_backward(loss_G)
                 opt_G.step()
@@ -261,8 +264,11 @@ class GAN(LightningModule):
                 self.netG_ema.update_parameters(self.netG)
             stats["loss_G"] = loss_G.detach()
             stats[self.stat_names["D_G_z2"]] = self._stat(d_fake_after)
-        self.check_finite(stats)
         self.log_dict(stats, prog_bar=True)
+        # Per-step values are rank 0's (an all-reduce every step would cost speed under DDP);
+        # the epoch means of the losses are reduced over all ranks, once per epoch.
+        losses = {f"{k}_epoch": stats[k] for k in ("loss_D", "loss_G") if k in stats}
+        self.log_dict(losses, on_step=False, on_epoch=True, sync_dist=True)
 
     def check_finite(self, stats: dict[str, Tensor]) -> None:
         """Stop at the first NaN or inf loss, naming the step, before it reaches a checkpoint."""
@@ -273,6 +279,15 @@ class GAN(LightningModule):
                     f"(epoch {self.current_epoch}). Lower the learning rates, add a gradient "
                     "penalty, or resume from the last good checkpoint with --ckpt_path last."
                 )
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Store the random states so that a resumed run draws the same latents as an uninterrupted one."""
+        checkpoint["rng_states"] = collect_rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Restore the random states when the Trainer resumes (not when loading for sampling)."""
+        if self._trainer is not None and "rng_states" in checkpoint:
+            restore_rng_states(checkpoint["rng_states"])
 
     def forward(self, z: Tensor) -> Tensor:
         return self.sampling_generator(z)
