@@ -8,9 +8,7 @@ from torch.utils.data import DataLoader, TensorDataset
 class TensorDataModule(LightningDataModule):
     """Serves ``self.data`` (built by ``make_data``) in shuffled batches.
 
-    Lightning adds the DistributedSampler under DDP; nothing is decoded per batch. On one device
-    the shuffle order comes from a generator of its own (seeded by ``seed_everything``), whose
-    state goes into checkpoints, so that a resumed run sees the batches an uninterrupted one would.
+    Lightning adds the DistributedSampler under DDP; nothing is decoded per batch.
 
     Args:
         batch_size: samples per batch.
@@ -24,7 +22,6 @@ class TensorDataModule(LightningDataModule):
         self.num_workers = num_workers
         self.drop_last = drop_last
         self.data: torch.Tensor | None = None
-        self.shuffle_generator = torch.Generator().manual_seed(torch.initial_seed())
 
     def make_data(self) -> torch.Tensor:
         """Return the whole data set as one tensor of shape (N, *sample_shape)."""
@@ -46,15 +43,7 @@ class TensorDataModule(LightningDataModule):
             TensorDataset(self.data),
             batch_size=self.batch_size,
             shuffle=True,
-            generator=self.shuffle_generator,
             drop_last=self.drop_last,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
-
-    def state_dict(self) -> dict:
-        return {"shuffle_generator": self.shuffle_generator.get_state()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        if "shuffle_generator" in state_dict:
-            self.shuffle_generator.set_state(state_dict["shuffle_generator"])
