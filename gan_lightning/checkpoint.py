@@ -3,7 +3,10 @@
 from pathlib import Path
 
 import torch
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 
+from gan_lightning.callbacks.interrupt import INTERRUPTED_NAME
 from gan_lightning.module import GAN
 
 
@@ -35,3 +38,37 @@ def load_gan(path: str | Path) -> GAN:
     read_checkpoint(path)
     model = GAN.load_from_checkpoint(path, map_location="cpu", weights_only=True)
     return model.eval()
+
+
+def find_resume_checkpoint(trainer: Trainer) -> Path | None:
+    """The newest last.ckpt or interrupted.ckpt of this experiment, in any of its version folders.
+
+    Lightning's own ``ckpt_path="last"`` only looks in the new run's folder (``version_N+1``), which
+    is empty, so it would silently start over; this looks where earlier runs of the same config wrote.
+    """
+    roots = {Path(cb.dirpath) for cb in trainer.checkpoint_callbacks if isinstance(cb, ModelCheckpoint) and cb.dirpath}
+    if trainer.loggers:
+        logger = trainer.loggers[0]
+        roots.add(Path(logger.save_dir or trainer.default_root_dir) / str(logger.name or ""))
+    else:
+        roots.add(Path(trainer.default_root_dir))
+    found = [p for root in roots if root.is_dir() for name in ("last.ckpt", INTERRUPTED_NAME) for p in root.rglob(name)]
+    return max(found, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def check_resumable(path: str | Path, model: GAN) -> None:
+    """Raise a ValueError naming the first difference if the checkpoint was not written for ``model``."""
+    saved = read_checkpoint(path)["state_dict"]
+    current = model.state_dict()
+    for key in sorted(saved.keys() | current.keys()):
+        if key not in current or key not in saved:
+            where = "only in the checkpoint" if key not in current else "missing from the checkpoint"
+            problem = f"{key} is {where}"
+        elif saved[key].shape != current[key].shape:
+            problem = f"{key} has shape {tuple(saved[key].shape)} there but {tuple(current[key].shape)} here"
+        else:
+            continue
+        raise ValueError(
+            f"{path} was written for a different model than this config ({problem}). "
+            "Resume with the config it was trained with (config.yaml in its run folder)."
+        )

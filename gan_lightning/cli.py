@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from PIL import Image
 
+from gan_lightning.callbacks.interrupt import InterruptCheckpoint
 from gan_lightning.module import GAN
 
 
@@ -52,13 +53,57 @@ def sample_main(argv: list[str]) -> Path:
     return output
 
 
+class GANCLI(LightningCLI):
+    """LightningCLI that checks ``--ckpt_path`` before anything is built or trained."""
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        """Refuse a missing, truncated or foreign checkpoint file with one clear line.
+
+        LightningCLI itself ``torch.load``s the file right after parsing (to take the model's
+        hyperparameters from it), which would fail with a raw zip or pickle error.
+        """
+        from gan_lightning.checkpoint import read_checkpoint
+
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path is None or ckpt_path in ("last", "best", "hpc") or str(ckpt_path).startswith("registry"):
+            return
+        try:
+            read_checkpoint(ckpt_path)
+        except (FileNotFoundError, ValueError) as err:
+            sys.exit(f"gan-lightning {subcommand}: error: {err}")
+
+    def before_fit(self) -> None:
+        """Resolve ``--ckpt_path last`` over earlier versions of this run; load with ``weights_only=True``.
+
+        Lightning looks for ``last`` only in the new run's (empty) version folder and would start
+        over; the file found here must fit the model that this config builds.
+        """
+        from gan_lightning.checkpoint import check_resumable, find_resume_checkpoint
+
+        config = self.config_init[self.subcommand]
+        if config.get("weights_only") is None:
+            config["weights_only"] = True
+        if config.get("ckpt_path") != "last" or (found := find_resume_checkpoint(self.trainer)) is None:
+            return  # with nothing to resume, Lightning warns and starts a new run
+        try:
+            check_resumable(found, self.model)
+        except (FileNotFoundError, ValueError) as err:
+            sys.exit(f"gan-lightning fit: error: {err}")
+        config["ckpt_path"] = str(found)
+        if self.trainer.is_global_zero:
+            print(f"gan-lightning fit: resuming from {found}", file=sys.stderr)
+
+
 def cli_main(args: list[str] | None = None) -> LightningCLI:
     """The LightningCLI: the GAN with networks, optimizers and datamodule chosen in YAML."""
-    return LightningCLI(
+    return GANCLI(
         GAN,
         LightningDataModule,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
+        trainer_defaults={"callbacks": [InterruptCheckpoint()]},
         args=args,
         parser_kwargs={"description": "Train and test GANs. Every argument can be set in a YAML --config."},
     )

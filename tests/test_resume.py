@@ -9,6 +9,7 @@ from lightning.pytorch import Callback, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from gan_lightning.checkpoint import load_gan
+from gan_lightning.cli import cli_main
 from tests.helpers import quiet_trainer, toy_data, toy_gan
 
 
@@ -45,3 +46,58 @@ def test_resume_continues_the_uninterrupted_run_exactly(tmp_path):
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6)
     assert trainer.global_step == 128  # two optimizer steps per batch, counted across the restart
+
+
+GAUSSIAN2D = str(Path(__file__).parents[1] / "configs" / "gaussian2d.yaml")
+
+
+def cli_fit(tmp: Path, *extra: str) -> None:
+    """``gan-lightning fit`` on 64 points of the seed-003 Gaussian (8 batches an epoch), into ``tmp``."""
+    cli_main([
+        "fit", "--config", GAUSSIAN2D, "--seed_everything", "0",
+        "--trainer.default_root_dir", str(tmp), "--trainer.logger.init_args.save_dir", str(tmp),
+        "--trainer.enable_progress_bar", "false", "--data.init_args.num_samples", "64", *extra,
+    ])
+
+
+class InjectNaN(Callback):
+    """Poisons netD at batch 4 of the second epoch, so that loss_D becomes NaN there."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == 1 and batch_idx == 4:
+            with torch.no_grad():
+                next(pl_module.netD.parameters()).fill_(math.nan)
+
+
+def test_cli_resume_last_finds_the_previous_version_and_continues(tmp_path, capsys):
+    cli_fit(tmp_path, "--trainer.max_epochs", "1")
+    cli_fit(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", "last")
+    assert "resuming from" in capsys.readouterr().err
+    resumed = torch.load(tmp_path / "version_1" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert resumed["epoch"] == 1 and resumed["global_step"] == 2 * 16  # 16 optimizer steps an epoch
+
+
+def test_nan_stops_with_step_and_loss_and_keeps_last_good_checkpoint(tmp_path):
+    with pytest.raises(FloatingPointError, match=r"loss_D is nan at global step 24 \(epoch 1\)"):
+        cli_fit(tmp_path, "--trainer.max_epochs", "2", "--trainer.callbacks+=tests.test_resume.InjectNaN")
+    checkpoints = tmp_path / "version_0" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch=0-step=16.ckpt", "last.ckpt"]
+    model = load_gan(checkpoints / "last.ckpt")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_truncated_and_foreign_checkpoints_are_refused_before_training(tmp_path):
+    cli_fit(tmp_path, "--trainer.max_epochs", "1")
+    last = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(last.read_bytes()[:2000])
+    with pytest.raises(SystemExit, match="is not a readable checkpoint.*truncated"):
+        cli_fit(tmp_path, "--ckpt_path", str(truncated))
+    not_gan = tmp_path / "not_gan.ckpt"
+    torch.save({"state_dict": {"layer.weight": torch.zeros(2)}, "hyper_parameters": {}}, not_gan)
+    with pytest.raises(SystemExit, match="not a gan-lightning GAN checkpoint"):
+        cli_fit(tmp_path, "--ckpt_path", str(not_gan))
+    # `last` resolves to version_0's file, written for a G without hidden layers.
+    with pytest.raises(SystemExit, match=r"different model than this config \(netG\.net\.0\.bias has shape \(2,\)"):
+        cli_fit(tmp_path, "--ckpt_path", "last", "--model.netG.init_args.hidden", "[8]")
+    assert [p.parent.name for p in tmp_path.glob("version_*/checkpoints")] == ["version_0"]  # nothing trained
