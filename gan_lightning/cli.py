@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
-from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+import yaml
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, SaveConfigCallback
 from PIL import Image
 
 from gan_lightning.callbacks.interrupt import InterruptCheckpoint
@@ -51,6 +52,17 @@ def sample_main(argv: list[str]) -> Path:
         Image.fromarray(samples_to_image(samples).squeeze()).save(output)
     print(f"wrote {args.num_samples} samples of shape {tuple(samples.shape[1:])} to {output}")
     return output
+
+
+class SaveAndLogConfig(SaveConfigCallback):
+    """Write config.yaml to the run folder (Lightning's part) and log the whole resolved config
+    to every logger, so that W&B can filter and group runs by any setting, trainer's included."""
+
+    def save_config(self, trainer, pl_module, stage: str) -> None:
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+        config.pop("config", None)  # the --config file names, not settings
+        for logger in trainer.loggers:
+            logger.log_hyperparams(config)
 
 
 class GANCLI(LightningCLI):
@@ -102,6 +114,7 @@ def cli_main(args: list[str] | None = None) -> LightningCLI:
         GAN,
         LightningDataModule,
         subclass_mode_data=True,
+        save_config_callback=SaveAndLogConfig,
         save_config_kwargs={"overwrite": True},
         trainer_defaults={"callbacks": [InterruptCheckpoint()]},
         args=args,
