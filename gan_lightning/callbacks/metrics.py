@@ -1,0 +1,115 @@
+"""FID/KID during training, logged under names that carry the protocol (``val/fid_digits_5k``).
+
+Runs every ``every_n_epochs`` epochs (and/or every ``every_n_train_steps`` steps) and once more
+at the end of fit if the last step was not evaluated. The value is logged with ``self.log``, so
+``ModelCheckpoint(monitor="val/fid_digits_5k", mode="min")`` keeps the best generator: GANs often
+get worse late in training. Under DDP every rank makes its slice of the fakes and torchmetrics
+synchronises the statistics, so every rank logs the same number.
+"""
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from gan_lightning.metrics.evaluator import DEFAULT_CACHE_DIR, GANEvaluator, data_split, dataset_key, real_dataset
+from gan_lightning.metrics.fid import METRICS, ExtractorName
+from gan_lightning.module import GAN
+
+
+class MetricsCallback(Callback):
+    """FID and KID of the (EMA) generator against the training data.
+
+    Args:
+        extractor: "digits" (the shipped digit classifier; offline, 1-channel digits) or
+            "inception" (Inception-v3; needs its weights downloaded or ``inception_weights_path``).
+        num_samples: generated samples per evaluation (and real samples, at most the data's size).
+        metrics: any of "fid", "kid".
+        every_n_epochs: evaluate at the end of every n-th epoch (None: never at epoch ends).
+        every_n_train_steps: evaluate every n optimizer steps of G (None: never mid-epoch).
+        at_fit_end: evaluate when fit ends, unless the last step was just evaluated.
+        batch_size: images per generator / extractor call.
+        cache_dir: where real features are cached on disk (null: memory only).
+        kid_subset_size: KID subset size (capped at the sample counts).
+        kid_subsets: number of KID subsets (the KID paper's 100 costs ~10 s on 2 CPU cores).
+        seed: seed of the real subset, the latents and the KID subsets.
+        inception_weights_path: local Inception-v3 weights for machines without network.
+    """
+
+    def __init__(
+        self,
+        extractor: ExtractorName = "digits",
+        num_samples: int = 5000,
+        metrics: list[str] = list(METRICS),
+        every_n_epochs: int | None = 1,
+        every_n_train_steps: int | None = None,
+        at_fit_end: bool = True,
+        batch_size: int = 500,
+        cache_dir: str | None = DEFAULT_CACHE_DIR,
+        kid_subset_size: int = 1000,
+        kid_subsets: int = 100,
+        seed: int = 0,
+        inception_weights_path: str | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("every_n_epochs", every_n_epochs), ("every_n_train_steps", every_n_train_steps)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or null, got {value}.")
+        self.evaluator = GANEvaluator(
+            extractor, num_samples, metrics, batch_size, cache_dir, kid_subset_size, kid_subsets, seed,
+            inception_weights_path,
+        )
+        self.every_n_epochs = every_n_epochs
+        self.every_n_train_steps = every_n_train_steps
+        self.at_fit_end = at_fit_end
+        self._last_step: int | None = None
+
+    @property
+    def names(self) -> dict[str, str]:
+        return self.evaluator.names()
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Fail at setup, not after an epoch of training, if the data cannot be evaluated."""
+        if not isinstance(pl_module, GAN):
+            raise TypeError(f"MetricsCallback needs a gan_lightning GAN module, got {type(pl_module).__name__}.")
+        shape = getattr(trainer.datamodule, "sample_shape", None)
+        if shape is None:
+            raise ValueError("MetricsCallback needs a datamodule with `sample_shape` (the gan_lightning datamodules).")
+        self.evaluator.check_data(tuple(shape))
+
+    def evaluate(self, trainer: Trainer, pl_module: GAN) -> dict[str, float]:
+        """Compute the metrics on every rank (they synchronise) and remember the step."""
+        datamodule = trainer.datamodule
+        values = self.evaluator.evaluate(
+            pl_module, real_dataset(datamodule), dataset_key(datamodule), data_split(datamodule),
+            trainer.global_rank, trainer.world_size,
+        )
+        self._last_step = trainer.global_step
+        return values
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: GAN, *args: object) -> None:
+        n = self.every_n_train_steps
+        if n is None:
+            return
+        # global_step advances once per optimizer step, so it can skip multiples of n: compare buckets
+        if trainer.global_step // n > (self._last_step or 0) // n:
+            pl_module.log_dict(self.evaluate(trainer, pl_module), sync_dist=True)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: GAN) -> None:
+        n = self.every_n_epochs
+        if n is not None and (trainer.current_epoch + 1) % n == 0 and trainer.global_step != self._last_step:
+            pl_module.log_dict(self.evaluate(trainer, pl_module), sync_dist=True)
+
+    def on_train_end(self, trainer: Trainer, pl_module: GAN) -> None:
+        """Lightning forbids ``self.log`` here, so write to the loggers and callback_metrics directly."""
+        if not self.at_fit_end or trainer.global_step == self._last_step:
+            return
+        values = self.evaluate(trainer, pl_module)
+        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.log_metrics(values, step=trainer.global_step)
+
+    def state_dict(self) -> dict:
+        """The protocol, saved in checkpoints so that ``gan-lightning evaluate`` can repeat it."""
+        e = self.evaluator
+        return {"extractor": e.extractor_name, "num_samples": e.num_samples, "metrics": list(e.metrics),
+                "inception_weights_path": e.inception_weights_path, "seed": e.seed}

@@ -1,0 +1,63 @@
+"""The metrics callback in a fit: it drives ModelCheckpoint, and 2 DDP processes give the same
+FID as 1 process on the same samples."""
+
+import functools
+import math
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from gan_lightning.callbacks.metrics import MetricsCallback
+from gan_lightning.data import GaussianDataModule, ShippedDigitsDataModule
+from gan_lightning.module import GAN
+from gan_lightning.networks import MLPDiscriminator, MLPGenerator
+from tests.helpers import quiet_trainer
+
+NAME = "val/fid_digits_600"
+
+
+def frozen_digit_gan() -> GAN:
+    """A tiny digit GAN whose optimizers have lr 0, so both runs sample the same generator."""
+    torch.manual_seed(0)
+    frozen = functools.partial(torch.optim.SGD, lr=0.0)  # picklable for ddp_spawn
+    netG = MLPGenerator(latent_dim=8, out_shape=[1, 32, 32], output_activation="tanh")
+    return GAN(netG, MLPDiscriminator(in_shape=[1, 32, 32], hidden=[8]), optimizer_G=frozen, optimizer_D=frozen)
+
+
+def fit_fid(tmp_path, **trainer_kwargs) -> dict[str, float]:
+    metrics = MetricsCallback(num_samples=600, metrics=["fid"], cache_dir=str(tmp_path / "cache"), batch_size=150)
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, callbacks=[metrics], **trainer_kwargs)
+    trainer.fit(frozen_digit_gan(), ShippedDigitsDataModule(image_size=32, batch_size=16))
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+
+
+def test_two_ddp_processes_give_the_fid_of_one(tmp_path):
+    one = fit_fid(tmp_path / "one")
+    two = fit_fid(tmp_path / "two", strategy="ddp_spawn_find_unused_parameters_true", devices=2)
+    assert set(one) == set(two) == {NAME}
+    assert math.isfinite(one[NAME]) and one[NAME] > 1
+    assert abs(one[NAME] - two[NAME]) <= 1e-4 * max(1.0, one[NAME])
+
+
+def test_fid_drives_model_checkpoint_and_runs_at_fit_end(tmp_path):
+    metrics = MetricsCallback(num_samples=300, metrics=["fid", "kid"], every_n_epochs=2, cache_dir=None,
+                              kid_subsets=5, kid_subset_size=100)
+    best = ModelCheckpoint(dirpath=tmp_path, monitor="val/fid_digits_300", mode="min")
+    trainer = quiet_trainer(max_epochs=2, limit_train_batches=2, callbacks=[metrics, best], enable_checkpointing=True)
+    gan = GAN(MLPGenerator(latent_dim=8, out_shape=[1, 32, 32], output_activation="tanh"),
+              MLPDiscriminator(in_shape=[1, 32, 32], hidden=[8]))
+    trainer.fit(gan, ShippedDigitsDataModule(image_size=32, batch_size=16))
+    assert best.best_model_score is not None and math.isfinite(best.best_model_score.item())
+    assert "val/kid_digits_300" in trainer.callback_metrics
+    # every_n_epochs=2 with 3 epochs: the last epoch is not scheduled, so fit's end evaluates it
+    trainer = quiet_trainer(max_epochs=3, limit_train_batches=1, callbacks=[metrics])
+    trainer.fit(gan, ShippedDigitsDataModule(image_size=32, batch_size=16))
+    assert metrics._last_step == trainer.global_step
+
+
+def test_callback_fails_at_setup_on_data_it_cannot_take():
+    trainer = quiet_trainer(max_steps=1, callbacks=[MetricsCallback(num_samples=100, cache_dir=None)])
+    gan = GAN(MLPGenerator(latent_dim=2, out_shape=[2]), MLPDiscriminator(in_shape=[2]))
+    with pytest.raises(ValueError, match=r"1-channel images.*shape \(2,\)"):
+        trainer.fit(gan, GaussianDataModule(num_samples=64, batch_size=8))
