@@ -1,6 +1,8 @@
 """Exact resume, NaN stops, and clear errors for bad checkpoints (issue 7)."""
 
 import math
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,27 @@ def test_cli_resume_last_finds_the_previous_version_and_continues(tmp_path, caps
     assert "resuming from" in capsys.readouterr().err
     resumed = torch.load(tmp_path / "version_1" / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["epoch"] == 1 and resumed["global_step"] == 2 * 16  # 16 optimizer steps an epoch
+
+
+class SendSignal(Callback):
+    """Sends the signal named by $GAN_TEST_SIGNAL to this process after batch 2 of the second epoch."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.current_epoch == 1 and batch_idx == 2:
+            os.kill(os.getpid(), getattr(signal, os.environ["GAN_TEST_SIGNAL"]))
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_sigterm_and_ctrl_c_leave_a_checkpoint_to_resume_from(tmp_path, monkeypatch, capsys, signal_name):
+    monkeypatch.setenv("GAN_TEST_SIGNAL", signal_name)
+    with pytest.raises(SystemExit):
+        cli_fit(tmp_path, "--trainer.max_epochs", "2", "--trainer.callbacks+=tests.test_resume.SendSignal")
+    interrupted = tmp_path / "version_0" / "checkpoints" / "interrupted.ckpt"
+    assert torch.load(interrupted, weights_only=True)["global_step"] == 16 + 3 * 2
+    cli_fit(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", "last")
+    assert f"resuming from {interrupted}" in capsys.readouterr().err
+    finished = torch.load(tmp_path / "version_1" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert finished["global_step"] == 2 * 16
 
 
 def test_nan_stops_with_step_and_loss_and_keeps_last_good_checkpoint(tmp_path):
