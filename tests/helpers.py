@@ -3,7 +3,7 @@
 import torch
 from lightning.pytorch import Trainer
 
-from gan_lightning.data import GaussianDataModule
+from gan_lightning.data import GaussianDataModule, TensorDataModule
 from gan_lightning.module import GAN
 from gan_lightning.networks import MLPDiscriminator, MLPGenerator
 
@@ -32,3 +32,15 @@ def quiet_trainer(**kwargs) -> Trainer:
 
 def toy_data(**kwargs) -> GaussianDataModule:
     return GaussianDataModule(**{"num_samples": 256, "batch_size": 16, **kwargs})
+
+
+class RandomDataModule(TensorDataModule):
+    """Uniform noise in [-1, 1] of a given sample shape: stands in for data that is not on disk."""
+
+    def __init__(self, shape: list[int] = [1, 28, 28], num_samples: int = 16, batch_size: int = 8) -> None:
+        super().__init__(batch_size=batch_size)
+        self.shape = tuple(shape)
+        self.num_samples = num_samples
+
+    def make_data(self) -> torch.Tensor:
+        return torch.rand(self.num_samples, *self.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
