@@ -127,6 +127,11 @@ def main(args: list[str] | None = None) -> None:
     if argv and argv[0] == "sample":
         sample_main(argv[1:])
         return
+    if argv and argv[0] == "evaluate":
+        from gan_lightning.evaluate import evaluate_main
+
+        evaluate_main(argv[1:])
+        return
     cli_main(args)
 
 

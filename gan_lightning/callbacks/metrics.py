@@ -112,4 +112,5 @@ class MetricsCallback(Callback):
         """The protocol, saved in checkpoints so that ``gan-lightning evaluate`` can repeat it."""
         e = self.evaluator
         return {"extractor": e.extractor_name, "num_samples": e.num_samples, "metrics": list(e.metrics),
-                "inception_weights_path": e.inception_weights_path, "seed": e.seed}
+                "inception_weights_path": e.inception_weights_path, "seed": e.seed,
+                "kid_subsets": e.kid_subsets, "kid_subset_size": e.kid_subset_size}

@@ -29,12 +29,15 @@ from gan_lightning.metrics.fid import (
 from gan_lightning.module import GAN
 
 DEFAULT_CACHE_DIR = "~/.cache/gan_lightning"
-IGNORED_DATA_HPARAMS = ("batch_size", "num_workers", "drop_last", "_instantiator")
+LOADER_HPARAMS = ("batch_size", "num_workers", "drop_last")  # they do not change the data
 
 
 def dataset_key(datamodule: object) -> str:
     """A file-name-safe name for the data a datamodule serves: class and data-defining hparams."""
-    hparams = {k: v for k, v in dict(getattr(datamodule, "hparams", {})).items() if k not in IGNORED_DATA_HPARAMS}
+    hparams = {
+        k: v for k, v in dict(getattr(datamodule, "hparams", {})).items()
+        if k not in LOADER_HPARAMS and not k.startswith("_")  # nor do the CLI's _class_path, _instantiator
+    }
     digest = hashlib.sha256(json.dumps(hparams, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"{type(datamodule).__name__}-{digest}"
 

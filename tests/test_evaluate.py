@@ -1,0 +1,63 @@
+"""`gan-lightning evaluate` on checkpoints written by `gan-lightning fit`."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from gan_lightning.cli import cli_main, main
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+
+
+def tiny_fit(tmp_path: Path, config: str, *extra: str) -> Path:
+    cli_main([
+        "fit", "--config", str(CONFIGS / config),
+        "--trainer.default_root_dir", str(tmp_path), "--trainer.logger.init_args.save_dir", str(tmp_path),
+        "--trainer.enable_progress_bar", "false", "--trainer.max_steps", "4", *extra,
+    ])
+    ckpt = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file()
+    return ckpt
+
+
+@pytest.fixture(scope="module")
+def digits_ckpt(tmp_path_factory) -> Path:
+    """The default experiment (32 px DCGAN on the shipped digits) for 2 steps, with the metrics callback."""
+    tmp = tmp_path_factory.mktemp("digits")
+    return tiny_fit(
+        tmp, "digits_dcgan.yaml",
+        "--trainer.callbacks+=gan_lightning.callbacks.metrics.MetricsCallback",
+        "--trainer.callbacks.num_samples", "300", "--trainer.callbacks.cache_dir", str(tmp / "cache"),
+        "--trainer.callbacks.kid_subsets", "5",
+    )
+
+
+def test_evaluate_prints_finite_fid_and_kid_and_writes_them_beside_the_checkpoint(digits_ckpt, tmp_path, capsys):
+    # the protocol (digits extractor, 300 samples) comes from the MetricsCallback state in the checkpoint
+    main(["evaluate", "--ckpt_path", str(digits_ckpt), "--cache_dir", str(tmp_path)])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(line)
+    assert result["extractor"] == "digits" and result["data"] == "ShippedDigitsDataModule"
+    for name in ("val/fid_digits_300", "val/kid_digits_300"):
+        assert math.isfinite(result[name])
+    assert result["val/fid_digits_300"] > 0
+    assert json.loads(digits_ckpt.with_suffix(".metrics.json").read_text()) == result
+
+
+def test_evaluate_leaves_out_metrics_the_data_cannot_support(tmp_path, capsys):
+    ckpt = tiny_fit(tmp_path, "gaussian2d.yaml")
+    main(["evaluate", "--ckpt_path", str(ckpt), "--metrics", "fid"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert not any(k.startswith("val/") for k in result)
+    assert "FID/KID left out" in result["notes"][0]
+
+
+def test_evaluate_rejects_bad_arguments(digits_ckpt, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--ckpt_path", str(digits_ckpt), "--metrics", "fid,is"])
+    assert "subset of fid,kid" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--ckpt_path", str(tmp_path / "missing.ckpt")])
+    assert "No checkpoint at" in capsys.readouterr().err
