@@ -1,5 +1,6 @@
 """Load a GAN checkpoint with errors that say what is wrong with the file."""
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -18,8 +19,11 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, pickle garbage, unsafe globals: all one message
+        # torch's weights_only refusal suggests weights_only=False, which is not the fix here.
+        detail = "not a torch zip file, or it holds objects other than tensors" if isinstance(
+            err, pickle.UnpicklingError) else str(err).splitlines()[0]
         raise ValueError(
-            f"{path} is not a readable checkpoint ({type(err).__name__}: {str(err).splitlines()[0]}). "
+            f"{path} is not a readable checkpoint ({type(err).__name__}: {detail}). "
             "It may be truncated by an interrupted save: use an earlier checkpoint or last.ckpt."
         ) from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
