@@ -24,4 +24,4 @@ class InterruptCheckpoint(Callback):
             return
         dirs = [cb.dirpath for cb in trainer.checkpoint_callbacks if isinstance(cb, ModelCheckpoint) and cb.dirpath]
         if dirs:
-            trainer.save_checkpoint(Path(dirs[0]) / INTERRUPTED_NAME)
+            trainer.save_checkpoint(Path(dirs[0]) / INTERRUPTED_NAME, weights_only=False)  # full state
