@@ -1,0 +1,94 @@
+"""The cost of one FID/KID evaluation as a fraction of one training epoch of the default experiment.
+
+Builds the default experiment from configs/digits_dcgan.yaml (32 px DCGAN on the 5,000 shipped
+digits), times one training epoch, then times what ``MetricsCallback`` does at each evaluation:
+the first one (real features extracted, then cached) and every later one (fakes only), with the
+shipped digit classifier and 5k samples. Both timings run in this process, one after the other,
+so compare the printed ratios, not the seconds (other processes on the machine slow both).
+
+    python benchmarks/metrics_cost.py                  # CPU, digits extractor, 5k samples
+    python benchmarks/metrics_cost.py --inception_gpu  # also 10k samples through Inception on a GPU
+
+``--inception_gpu`` needs a CUDA device and the Inception-v3 weights (downloaded by torch-fidelity,
+or ``--inception_weights_path``). The shipped digits are 5,000, so its real statistics use all
+5,000 and the 10k are the generated samples.
+"""
+
+import argparse
+import tempfile
+import time
+
+import torch
+from lightning.pytorch import LightningDataModule
+from lightning.pytorch.cli import LightningCLI
+
+from gan_lightning.metrics.evaluator import GANEvaluator, dataset_key, real_dataset
+from gan_lightning.module import GAN
+
+CONFIG = "configs/digits_dcgan.yaml"
+
+
+def build(device: str) -> LightningCLI:
+    """The default experiment's model, data and a Trainer for one epoch that writes nothing."""
+    return LightningCLI(
+        GAN, LightningDataModule, subclass_mode_data=True, run=False,
+        args=["--config", CONFIG, "--trainer.max_epochs", "1", "--trainer.max_time", "null",
+              "--trainer.logger", "false", "--trainer.callbacks", "[]", "--trainer.enable_checkpointing", "false",
+              "--trainer.enable_progress_bar", "false", "--trainer.accelerator", device],
+    )
+
+
+def time_epoch(cli: LightningCLI) -> float:
+    start = time.perf_counter()
+    cli.trainer.fit(cli.model, cli.datamodule)
+    return time.perf_counter() - start
+
+
+def time_evaluations(cli: LightningCLI, evaluator: GANEvaluator) -> tuple[float, float, dict]:
+    """Seconds of the first evaluation (real features extracted) and of a second (cached)."""
+    dataset, key = real_dataset(cli.datamodule), dataset_key(cli.datamodule)
+    times = []
+    for _ in range(2):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        values = evaluator.evaluate(cli.model, dataset, key)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return times[0], times[1], values
+
+
+def report(label: str, epoch: float, first: float, later: float, values: dict) -> None:
+    print(f"{label}: epoch {epoch:.1f} s; first evaluation {first:.1f} s = {first / epoch:.2f} epoch; "
+          f"each later one {later:.1f} s = {later / epoch:.2f} epoch; {values}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num_samples", type=int, default=5000)
+    parser.add_argument("--kid_subsets", type=int, default=100)
+    parser.add_argument("--inception_gpu", action="store_true", help="also time 10k Inception samples on a GPU")
+    parser.add_argument("--inception_weights_path")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as cache:
+        cli = build("cpu")
+        epoch = time_epoch(cli)
+        for metrics in (["fid"], ["fid", "kid"]):
+            evaluator = GANEvaluator("digits", args.num_samples, metrics, cache_dir=cache, kid_subsets=args.kid_subsets)
+            report(f"CPU, digits, {args.num_samples} samples, {'+'.join(metrics)}", epoch,
+                   *time_evaluations(cli, evaluator))
+        if args.inception_gpu:
+            if not torch.cuda.is_available():
+                parser.error("--inception_gpu needs a CUDA device")
+            cli = build("gpu")
+            epoch = time_epoch(cli)
+            cli.model.to("cuda")
+            evaluator = GANEvaluator("inception", 10000, ["fid", "kid"], cache_dir=cache,
+                                     inception_weights_path=args.inception_weights_path)
+            report("GPU, inception, 10k samples, fid+kid", epoch, *time_evaluations(cli, evaluator))
+
+
+if __name__ == "__main__":
+    main()
