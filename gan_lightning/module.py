@@ -19,6 +19,8 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm as add_spectral_norm
+from torch.optim.lr_scheduler import LambdaLR
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gan_lightning.losses import LossName, get_objective
@@ -63,6 +65,10 @@ class GAN(LightningModule):
             ``pack`` times the sample's first dimension). 1 is a plain GAN.
         ema_decay: if set, keep an exponential moving average of netG's weights
             (``torch.optim.swa_utils.AveragedModel``) and sample from it.
+        spectral_norm: constrain every Linear/Conv layer of netD to spectral norm 1
+            (``torch.nn.utils.parametrizations.spectral_norm``, Miyato et al. 2018).
+        lr_decay_start: fraction of training after which both learning rates decay linearly
+            to zero at the end (0.5: constant for the first half); 1.0 keeps them constant.
         num_fixed_samples: size of the fixed noise batch used for progress grids.
         fixed_noise_seed: seed of the fixed noise, the same on every rank and after a resume.
     """
@@ -84,6 +90,8 @@ class GAN(LightningModule):
         mode_seeking_weight: float = 0.0,
         pack: int = 1,
         ema_decay: float | None = None,
+        spectral_norm: bool = False,
+        lr_decay_start: float = 1.0,
         num_fixed_samples: int = 64,
         fixed_noise_seed: int = 1234,
     ) -> None:
@@ -105,6 +113,10 @@ class GAN(LightningModule):
         if weight_init == "dcgan":
             self.netG.apply(dcgan_init)
             self.netD.apply(dcgan_init)
+        if spectral_norm:  # after the init, which writes the unconstrained weights
+            for layer in list(self.netD.modules()):
+                if isinstance(layer, (nn.Linear, nn.modules.conv._ConvNd)):
+                    add_spectral_norm(layer)
         self.optimizer_G = optimizer_G
         self.optimizer_D = optimizer_D
         self.objective = get_objective(loss)
@@ -119,6 +131,9 @@ class GAN(LightningModule):
         self.mode_seeking_weight = mode_seeking_weight
         self.pack = pack
         self.ema_decay = ema_decay
+        if not 0.0 <= lr_decay_start <= 1.0:
+            raise ValueError(f"lr_decay_start is a fraction of training in [0, 1], got {lr_decay_start}.")
+        self.lr_decay_start = lr_decay_start
         self.netG_ema: AveragedModel | None = None
         if ema_decay is not None:
             self.netG_ema = AveragedModel(
@@ -202,8 +217,20 @@ class GAN(LightningModule):
         return self.netD(x).reshape(-1)
 
     # --- training --------------------------------------------------------------------------
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [self.optimizer_G(self.netG.parameters()), self.optimizer_D(self.netD.parameters())]
+    def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[LambdaLR]]:
+        optimizers = [self.optimizer_G(self.netG.parameters()), self.optimizer_D(self.netD.parameters())]
+        return optimizers, [LambdaLR(opt, lambda _: self.lr_factor()) for opt in optimizers]
+
+    def lr_factor(self) -> float:
+        """The learning-rate multiplier now: 1, then linear decay to 0 after ``lr_decay_start``."""
+        if self.lr_decay_start >= 1.0 or self._trainer is None:
+            return 1.0
+        trainer = self.trainer
+        if trainer.max_steps > 0:  # optimizer steps, both networks counted
+            progress = trainer.global_step / trainer.max_steps
+        else:
+            progress = trainer.fit_loop.total_batch_idx / (trainer.max_epochs * trainer.num_training_batches)
+        return min(1.0, max(0.0, (1.0 - progress) / (1.0 - self.lr_decay_start)))
 
     def d_loss(self, real: Tensor, fake: Tensor, d_real: Tensor, d_fake: Tensor) -> Tensor:
         """The objective's D loss plus the configured regularizers on D."""
@@ -264,6 +291,8 @@ class GAN(LightningModule):
                 self.netG_ema.update_parameters(self.netG)
             stats["loss_G"] = loss_G.detach()
             stats[self.stat_names["D_G_z2"]] = self._stat(d_fake_after)
+        for scheduler in self.lr_schedulers():
+            scheduler.step()
         self.log_dict(stats, prog_bar=True)
         # Per-step values are rank 0's (an all-reduce every step would cost speed under DDP);
         # the epoch means of the losses are reduced over all ranks, once per epoch.

@@ -9,7 +9,7 @@ from gan_lightning.data.images import (
     ImageFolderDataModule,
     MNISTDataModule,
 )
-from gan_lightning.data.toy import GaussianDataModule
+from gan_lightning.data.toy import GaussianDataModule, GridDataModule, MixtureDataModule, RingDataModule
 
 __all__ = [
     "CelebADataModule",
@@ -17,4 +17,11 @@ __all__ = [
     "FashionMNISTDataModule",
     "ImageFolderDataModule",
     "MNISTDataModule",
-    "GaussianDataModule", "ShippedDigitsDataModule", "TensorDataModule", "load_shipped_digits"]
+    "GaussianDataModule",
+    "GridDataModule",
+    "MixtureDataModule",
+    "RingDataModule",
+    "ShippedDigitsDataModule",
+    "TensorDataModule",
+    "load_shipped_digits",
+]

@@ -1,4 +1,6 @@
-"""Two-dimensional data: seed 003's linearly transformed Gaussian."""
+"""Two-dimensional data: seed 003's linearly transformed Gaussian; PacGAN's ring and grid mixtures."""
+
+import math
 
 import torch
 
@@ -46,3 +48,81 @@ class GaussianDataModule(TensorDataModule):
     @property
     def true_covariance(self) -> torch.Tensor:
         return self.A.T @ self.A
+
+
+class MixtureDataModule(TensorDataModule):
+    """Equal-weight isotropic Gaussians at ``modes`` (PacGAN's 2-D benchmarks).
+
+    PacGAN draws fresh points every batch; a large fixed sample (100k points by default,
+    redrawn for each ``seed``) is indistinguishable from that for a GAN and is served like
+    every other in-memory data set.
+
+    Args:
+        modes: (K, 2) mode centres.
+        std: standard deviation of every mode (also the scale of the mode metrics).
+        num_samples: number of points.
+        seed: seed of the points, independent of the training seed.
+        batch_size, num_workers, drop_last: as in ``TensorDataModule``.
+    """
+
+    def __init__(
+        self,
+        modes: torch.Tensor,
+        std: float,
+        num_samples: int = 100_000,
+        seed: int = 0,
+        batch_size: int = 100,
+        num_workers: int = 0,
+        drop_last: bool = True,
+    ) -> None:
+        super().__init__(batch_size, num_workers, drop_last)
+        if std <= 0 or num_samples < 1:
+            raise ValueError(f"std must be > 0 and num_samples >= 1, got std={std}, num_samples={num_samples}.")
+        self.modes = modes.float()
+        self.std = std
+        self.num_samples = num_samples
+        self.seed = seed
+
+    def make_data(self) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed)
+        which = torch.randint(len(self.modes), (self.num_samples,), generator=generator)
+        return self.modes[which] + self.std * torch.randn(self.num_samples, 2, generator=generator)
+
+
+class RingDataModule(MixtureDataModule):
+    """PacGAN's ring: ``num_modes`` Gaussians evenly spaced on a circle (8 at radius 1, std 0.01)."""
+
+    def __init__(
+        self,
+        num_modes: int = 8,
+        radius: float = 1.0,
+        std: float = 0.01,
+        num_samples: int = 100_000,
+        seed: int = 0,
+        batch_size: int = 100,
+        num_workers: int = 0,
+        drop_last: bool = True,
+    ) -> None:
+        angles = 2 * math.pi * torch.arange(num_modes) / num_modes
+        modes = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
+        super().__init__(modes, std, num_samples, seed, batch_size, num_workers, drop_last)
+        self.save_hyperparameters()
+
+
+class GridDataModule(MixtureDataModule):
+    """PacGAN's grid: Gaussians at every point of ``coords`` x ``coords`` (25 at {-4..4}^2, std 0.05)."""
+
+    def __init__(
+        self,
+        coords: list[float] = [-4.0, -2.0, 0.0, 2.0, 4.0],
+        std: float = 0.05,
+        num_samples: int = 100_000,
+        seed: int = 0,
+        batch_size: int = 100,
+        num_workers: int = 0,
+        drop_last: bool = True,
+    ) -> None:
+        axis = torch.tensor(coords, dtype=torch.float32)
+        modes = torch.cartesian_prod(axis, axis)
+        super().__init__(modes, std, num_samples, seed, batch_size, num_workers, drop_last)
+        self.save_hyperparameters()

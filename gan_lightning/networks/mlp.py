@@ -5,6 +5,8 @@ from typing import Literal
 
 from torch import Tensor, nn
 
+from gan_lightning.networks.layers import MinibatchStdDev
+
 Activation = Literal["relu", "leaky_relu", "tanh", "none"]
 
 
@@ -74,6 +76,8 @@ class MLPDiscriminator(nn.Module):
         activation: hidden activation.
         pack: PacGAN packing degree; must equal the GAN module's ``pack``.
         leaky_slope: negative slope when activation is "leaky_relu".
+        minibatch_std: append the batch's standard deviation as a feature before the last
+            Linear (``MinibatchStdDev``), a remedy for mode collapse.
     """
 
     def __init__(
@@ -83,10 +87,14 @@ class MLPDiscriminator(nn.Module):
         activation: Activation = "tanh",
         pack: int = 1,
         leaky_slope: float = 0.2,
+        minibatch_std: bool = False,
     ) -> None:
         super().__init__()
         sizes = [math.prod(in_shape) * pack, *hidden, 1]
-        self.net = nn.Sequential(nn.Flatten(), *_mlp(sizes, activation, False, leaky_slope))
+        layers = _mlp(sizes, activation, False, leaky_slope)
+        if minibatch_std:
+            layers[-1:] = [MinibatchStdDev(), nn.Linear(sizes[-2] + 1, 1)]
+        self.net = nn.Sequential(nn.Flatten(), *layers)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).squeeze(1)

@@ -1,0 +1,95 @@
+"""Mode-collapse diagnostics for images while training: class coverage and class-histogram KL
+from a classifier (the shipped digit classifier by default), and a label-free diversity ratio.
+
+Every ``every_n_batches`` batches and at the end of training, G draws ``num_samples`` images
+from a fixed latent seed; the callback logs ``class_coverage`` (fraction of classes made),
+``class_kl`` (KL of the predicted-class histogram to uniform) and ``diversity`` (mean pairwise
+distance of generated over real images), and warns once if G collapses.
+"""
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from torch import Tensor, nn
+
+from gan_lightning.callbacks.health import warn_once
+from gan_lightning.metrics.classifier import class_coverage, histogram_kl_to_uniform, load_digit_classifier
+from gan_lightning.metrics.modes import diversity_ratio
+
+
+class ClassCoverage(Callback):
+    """Class coverage, class KL and diversity of generated images.
+
+    Args:
+        every_n_batches: training batches between evaluations.
+        num_samples: generated images per evaluation.
+        classifier_path: weights of the digit classifier; None takes the shipped one.
+        min_coverage: warn of mode collapse when fewer than this fraction of classes is made...
+        min_diversity: ...or when the diversity ratio falls below this.
+        seed: seed of the latent points drawn at each evaluation.
+        classifier: any module with ``predict_proba(images) -> (N, K)``, instead of the digit
+            classifier (for other data sets, and for tests).
+    """
+
+    def __init__(
+        self,
+        every_n_batches: int = 500,
+        num_samples: int = 1000,
+        classifier_path: str | None = None,
+        min_coverage: float = 0.8,
+        min_diversity: float = 0.5,
+        seed: int = 0,
+        classifier: nn.Module | None = None,
+    ) -> None:
+        if every_n_batches < 1 or num_samples < 2:
+            raise ValueError(
+                f"every_n_batches must be >= 1 and num_samples >= 2, got {every_n_batches} and {num_samples}."
+            )
+        if classifier is not None and not callable(getattr(classifier, "predict_proba", None)):
+            raise ValueError(f"classifier ({type(classifier).__name__}) needs a predict_proba(images) method.")
+        self.every_n_batches = every_n_batches
+        self.num_samples = num_samples
+        self.classifier_path = classifier_path
+        self.min_coverage = min_coverage
+        self.min_diversity = min_diversity
+        self.seed = seed
+        self.classifier = classifier
+        self.fired: set[str] = set()
+        self.history: list[dict[str, float]] = []
+        self._real: Tensor | None = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self.classifier is None:
+            self.classifier = load_digit_classifier(self.classifier_path)
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        if self._real is None or len(self._real) < self.num_samples:  # a reference sample of real images
+            self._real = real.detach().cpu() if self._real is None else torch.cat([self._real, real.detach().cpu()])
+        if (trainer.fit_loop.total_batch_idx + 1) % self.every_n_batches == 0:
+            pl_module.log_dict(self.evaluate(trainer, pl_module), on_step=True, on_epoch=False)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        metrics = self.evaluate(trainer, pl_module)
+        for logger in trainer.loggers:  # self.log is not allowed in on_train_end
+            logger.log_metrics(metrics, step=trainer.global_step)
+
+    def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
+        """Compute, log and check the metrics once; returns them."""
+        fake = pl_module.sample(self.num_samples, torch.Generator().manual_seed(self.seed)).cpu()
+        probs = self.classifier.predict_proba(fake)
+        metrics = {
+            "class_coverage": class_coverage(probs),
+            "class_kl": histogram_kl_to_uniform(probs),
+            "diversity": diversity_ratio(fake, self._real[: self.num_samples]),
+        }
+        self.history.append({"batch": trainer.fit_loop.total_batch_idx + 1, **metrics})
+        if metrics["class_coverage"] < self.min_coverage or metrics["diversity"] < self.min_diversity:
+            warn_once(
+                self.fired,
+                "mode collapse",
+                f"G makes {metrics['class_coverage']:.0%} of the classes (class KL to uniform "
+                f"{metrics['class_kl']:.2f}), diversity {metrics['diversity']:.2f} of the data's. Remedies: "
+                "netD minibatch_std / PacGAN packing (model.pack), model.mode_seeking_weight > 0, "
+                "model.spectral_norm: true.",
+            )
+        return metrics

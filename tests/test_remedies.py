@@ -1,0 +1,104 @@
+"""Each mode-collapse / stability remedy does what it says."""
+
+import pytest
+import torch
+from lightning.pytorch import seed_everything
+
+from gan_lightning.networks import MLPDiscriminator
+from gan_lightning.networks.layers import MinibatchStdDev
+from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, r1_penalty
+from tests.helpers import quiet_trainer, toy_data, toy_gan
+
+
+def test_packing_widens_d_input_and_packs_samples():
+    assert MLPDiscriminator(in_shape=[2], hidden=[8], pack=4).net[1].in_features == 8
+    gan = toy_gan(pack=4)
+    assert gan.discriminate(torch.randn(12, 2)).shape == (3,)
+    seed_everything(0)
+    quiet_trainer(max_steps=4).fit(gan, toy_data())  # trains; the shape check passes at setup
+    with pytest.raises(ValueError, match="packed by 4"):
+        quiet_trainer(max_steps=1).fit(toy_gan(pack=4, netD=MLPDiscriminator(in_shape=[2])), toy_data())
+
+
+@pytest.mark.parametrize("penalty", ["gp", "r1"])
+def test_gradient_penalties_are_nonzero_and_train_d(penalty):
+    torch.manual_seed(0)
+    netD = MLPDiscriminator(in_shape=[2], hidden=[16], activation="leaky_relu")
+    real, fake = torch.randn(32, 2), torch.randn(32, 2) + 3
+    value = gradient_penalty(netD, real, fake) if penalty == "gp" else r1_penalty(netD, real)
+    assert value.item() > 0
+    value.backward()
+    # (a piecewise-linear D's input gradient does not depend on the first bias, so check weights)
+    assert all(m.weight.grad.abs().sum() > 0 for m in netD.modules() if isinstance(m, torch.nn.Linear))
+
+
+def test_gp_weight_and_r1_weight_raise_d_loss():
+    torch.manual_seed(0)
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    plain = toy_gan(loss="wasserstein")
+    penalised = toy_gan(loss="wasserstein", gp_weight=10.0, r1_weight=1.0, netD=plain.netD)
+    d_real, d_fake = plain.discriminate(real), plain.discriminate(fake)
+    torch.manual_seed(1)
+    assert penalised.d_loss(real, fake, d_real, d_fake) > plain.d_loss(real, fake, d_real, d_fake)
+
+
+def test_mode_seeking_penalty_grows_as_outputs_collapse():
+    z = torch.randn(64, 2)
+    spread = mode_seeking_penalty(z, 2 * z)
+    collapsed = mode_seeking_penalty(z, 0.01 * z)
+    assert collapsed > 10 * spread
+    gan = toy_gan(mode_seeking_weight=1.0)
+    fake = gan.netG(z)
+    assert gan.g_loss(z, fake, torch.zeros(64)) > toy_gan().g_loss(z, fake, torch.zeros(64))
+
+
+def test_ema_generator_differs_from_g_and_moves_towards_it():
+    seed_everything(0)
+    gan = toy_gan(ema_decay=0.9)
+    quiet_trainer(max_steps=20).fit(gan, toy_data())
+    ema = gan.netG_ema.module
+
+    def distance() -> float:
+        return sum((a - b).norm().item() for a, b in zip(ema.parameters(), gan.netG.parameters()))
+
+    before = distance()
+    assert before > 0
+    assert gan.sampling_generator is ema
+    gan.netG_ema.update_parameters(gan.netG)
+    assert distance() == pytest.approx(0.9 * before, rel=1e-4)  # each update closes 1 - decay of the gap
+    assert not ema.net[0].weight.requires_grad
+
+
+def test_spectral_norm_bounds_every_d_layer_and_d_still_trains():
+    seed_everything(0)
+    gan = toy_gan(spectral_norm=True, netD=MLPDiscriminator(in_shape=[2], hidden=[32, 32], activation="leaky_relu"))
+    linears = [m for m in gan.netD.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 3 and all(hasattr(m, "parametrizations") for m in linears)
+    before = [m.parametrizations.weight.original.detach().clone() for m in linears]
+    quiet_trainer(max_steps=20).fit(gan, toy_data())
+    for layer, old in zip(linears, before):
+        assert not torch.equal(layer.parametrizations.weight.original, old)
+        assert torch.linalg.matrix_norm(layer.weight.detach(), ord=2) < 1.05
+    # without it the same layers are unconstrained
+    big = MLPDiscriminator(in_shape=[2], hidden=[32], activation="leaky_relu").net[1]
+    torch.nn.init.normal_(big.weight, std=5.0)
+    assert torch.linalg.matrix_norm(big.weight.detach(), ord=2) > 1.05
+
+
+def test_minibatch_std_adds_one_feature_from_the_batch_spread():
+    layer = MinibatchStdDev()
+    x = torch.randn(8, 5)
+    out = layer(x)
+    assert out.shape == (8, 6) and torch.equal(out[:, :5], x)
+    assert torch.allclose(out[:, 5], x.std(dim=0, unbiased=False).mean().expand(8), atol=1e-5)
+    assert layer(torch.ones(8, 5))[:, 5].max() < 1e-3  # a collapsed batch has no spread
+    assert MinibatchStdDev()(torch.randn(4, 3, 5, 5)).shape == (4, 4, 5, 5)
+    grouped = MinibatchStdDev(group_size=2)(torch.tensor([[0.0], [5.0], [2.0], [5.0]]))
+    assert grouped[:, 1].tolist() == pytest.approx([1.0, 0.0, 1.0, 0.0], abs=1e-3)
+    with pytest.raises(ValueError, match="not divisible"):
+        MinibatchStdDev(group_size=3)(torch.randn(4, 2))
+    # in D, a sample's score depends on the rest of its batch
+    torch.manual_seed(0)
+    netD = MLPDiscriminator(in_shape=[2], hidden=[8], minibatch_std=True)
+    point = torch.zeros(1, 2)
+    assert netD(torch.cat([point, torch.zeros(3, 2)]))[0] != netD(torch.cat([point, 3 * torch.randn(3, 2)]))[0]
