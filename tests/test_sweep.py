@@ -1,10 +1,11 @@
 """configs/sweep.yaml drives `gan-lightning fit`: its command, with the agent's ${args}, parses."""
 
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+from gan_lightning.cli import cli_main
 
 ROOT = Path(__file__).parents[1]
 
@@ -18,15 +19,16 @@ def agent_args(parameters: dict) -> list[str]:
     return args
 
 
-def test_sweep_command_parses_with_the_agents_arguments():
+def test_sweep_command_parses_with_the_agents_arguments(capsys, monkeypatch):
     sweep = yaml.safe_load((ROOT / "configs" / "sweep.yaml").read_text())
-    command = []
-    for part in sweep["command"]:
-        command += {"${env}": [], "${interpreter}": [sys.executable], "${program}": [sweep["program"]],
-                    "${args}": agent_args(sweep["parameters"])}.get(part, [part])
-    printed = subprocess.run([*command, "--print_config"], cwd=ROOT, capture_output=True, text=True)
-    assert printed.returncode == 0, printed.stderr
-    config = yaml.safe_load(printed.stdout)
+    assert sweep["command"][:3] == ["${env}", "${interpreter}", "${program}"]
+    assert (ROOT / sweep["program"]).is_file()  # `python gan_lightning/cli.py` is `gan-lightning`
+    args = [a for part in sweep["command"][3:] for a in (agent_args(sweep["parameters"]) if part == "${args}" else [part])]
+    monkeypatch.chdir(ROOT)  # the agent runs from the repository root
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main([*args, "--print_config"])
+    assert exit_info.value.code in (0, None)
+    config = yaml.safe_load(capsys.readouterr().out)
     assert config["model"]["optimizer_G"]["init_args"]["lr"] == 0.001
     assert config["model"]["loss"] == "hinge" and config["data"]["init_args"]["batch_size"] == 128
     assert config["trainer"]["logger"]["class_path"].endswith("WandbLogger")
