@@ -83,20 +83,20 @@ def evaluate_main(argv: list[str]) -> dict:
     if len(shape) != 3:
         notes.append(f"FID/KID left out: they need images and this data has samples of shape {shape}.")
     else:
-        evaluator = GANEvaluator(
-            extractor,
-            args.num_samples or protocol.get("num_samples", 5000),
-            args.metrics,
-            args.batch_size,
-            args.cache_dir,
-            kid_subset_size=protocol.get("kid_subset_size", 1000),
-            kid_subsets=protocol.get("kid_subsets", 100),
-            seed=protocol.get("seed", 0) if args.seed is None else args.seed,
-            inception_weights_path=args.inception_weights_path or protocol.get("inception_weights_path"),
-        )
-        try:
+        try:  # an extractor that cannot be built (Inception offline) or cannot take these images
+            evaluator = GANEvaluator(
+                extractor,
+                args.num_samples or protocol.get("num_samples", 5000),
+                args.metrics,
+                args.batch_size,
+                args.cache_dir,
+                kid_subset_size=protocol.get("kid_subset_size", 1000),
+                kid_subsets=protocol.get("kid_subsets", 100),
+                seed=protocol.get("seed", 0) if args.seed is None else args.seed,
+                inception_weights_path=args.inception_weights_path or protocol.get("inception_weights_path"),
+            )
             evaluator.check_data(shape)
-        except ValueError as err:
+        except (RuntimeError, ValueError) as err:
             parser.exit(2, f"gan-lightning evaluate: error: {err}\n")
         dataset = real_dataset(datamodule)
         result["num_samples"] = evaluator.num_samples

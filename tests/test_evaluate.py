@@ -2,6 +2,7 @@
 
 import json
 import math
+import urllib.error
 from pathlib import Path
 
 import pytest
@@ -54,10 +55,19 @@ def test_evaluate_leaves_out_metrics_the_data_cannot_support(tmp_path, capsys):
     assert "FID/KID left out" in result["notes"][0]
 
 
-def test_evaluate_rejects_bad_arguments(digits_ckpt, tmp_path, capsys):
+def test_evaluate_rejects_bad_arguments(digits_ckpt, tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["evaluate", "--ckpt_path", str(digits_ckpt), "--metrics", "fid,is"])
     assert "subset of fid,kid" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["evaluate", "--ckpt_path", str(tmp_path / "missing.ckpt")])
     assert "No checkpoint at" in capsys.readouterr().err
+    import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(tf_inception, "load_state_dict_from_url", offline)
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--ckpt_path", str(digits_ckpt), "--extractor", "inception"])
+    assert "extractor='digits'" in capsys.readouterr().err

@@ -50,10 +50,37 @@ def test_fid_drives_model_checkpoint_and_runs_at_fit_end(tmp_path):
     trainer.fit(gan, ShippedDigitsDataModule(image_size=32, batch_size=16))
     assert best.best_model_score is not None and math.isfinite(best.best_model_score.item())
     assert "val/kid_digits_300" in trainer.callback_metrics
-    # every_n_epochs=2 with 3 epochs: the last epoch is not scheduled, so fit's end evaluates it
+
+
+def count_evaluations(callback: MetricsCallback) -> list[int]:
+    steps: list[int] = []
+    evaluate = callback.evaluate
+
+    def spy(trainer, pl_module):
+        steps.append(trainer.global_step)
+        return evaluate(trainer, pl_module)
+
+    callback.evaluate = spy
+    return steps
+
+
+@pytest.mark.parametrize(
+    "schedule, expected",
+    [
+        (dict(every_n_epochs=2), [4, 6]),  # epoch 2, then fit's end (epoch 3 is not scheduled)
+        (dict(every_n_epochs=None, every_n_train_steps=4, at_fit_end=False), [4]),
+        (dict(every_n_epochs=3), [6]),  # fit's end was just evaluated: not twice
+    ],
+)
+def test_schedule(schedule, expected):
+    metrics = MetricsCallback(num_samples=200, metrics=["fid"], cache_dir=None, **schedule)
+    steps = count_evaluations(metrics)
     trainer = quiet_trainer(max_epochs=3, limit_train_batches=1, callbacks=[metrics])
+    gan = GAN(MLPGenerator(latent_dim=8, out_shape=[1, 32, 32], output_activation="tanh"),
+              MLPDiscriminator(in_shape=[1, 32, 32], hidden=[8]))
     trainer.fit(gan, ShippedDigitsDataModule(image_size=32, batch_size=16))
-    assert metrics._last_step == trainer.global_step
+    assert steps == expected
+    assert "val/fid_digits_200" in trainer.callback_metrics
 
 
 def test_callback_fails_at_setup_on_data_it_cannot_take():
