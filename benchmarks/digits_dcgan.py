@@ -28,8 +28,9 @@ from gan_lightning.visualize import image_grid
 CONFIG = Path(__file__).parents[1] / "configs" / "digits_dcgan.yaml"
 
 
-def plain_loop(epochs: int, out: Path, seed: int = 0) -> tuple[float, int]:
-    """The pytorch/examples dcgan loop on the config's settings; returns (seconds, iterations)."""
+def plain_loop(epochs: int, out: Path, max_seconds: float, seed: int = 0) -> tuple[float, int]:
+    """The pytorch/examples dcgan loop on the config's settings, stopped after ``epochs`` or
+    ``max_seconds`` (the config's ``max_time``) like the Trainer; returns (seconds, iterations)."""
     cfg = yaml.safe_load(CONFIG.read_text())["model"]
     g_args, d_args = cfg["netG"]["init_args"], cfg["netD"]["init_args"]
     opt_args = cfg["optimizer_G"]["init_args"]
@@ -43,6 +44,8 @@ def plain_loop(epochs: int, out: Path, seed: int = 0) -> tuple[float, int]:
     fixed = torch.randn(64, g_args["latent_dim"], generator=torch.Generator().manual_seed(1234))
     iterations, start = 0, time.perf_counter()
     for _ in range(epochs):
+        if time.perf_counter() - start > max_seconds:
+            break
         for (real,) in data:
             fake = netG(torch.randn(real.shape[0], netG.latent_dim))
             optD.zero_grad()
@@ -81,14 +84,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--out", default="runs/benchmark_digits")
+    parser.add_argument("--only", choices=["plain", "lightning"], help="run one side (to run both at once)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    p_sec, p_it = plain_loop(args.epochs, out)
-    print(f"plain PyTorch: {p_it} iterations in {p_sec:.1f} s = {p_it / p_sec:.2f} it/s", flush=True)
-    l_sec, l_it = lightning_run(args.epochs, out)
-    print(f"gan-lightning: {l_it} iterations in {l_sec:.1f} s (with start-up) = {l_it / l_sec:.2f} it/s")
-    print(f"speed ratio gan-lightning / plain: {(l_it / l_sec) / (p_it / p_sec):.2f}")
+    if args.only != "lightning":
+        max_time = yaml.safe_load(CONFIG.read_text())["trainer"]["max_time"]
+        max_seconds = sum(int(v) * f for v, f in zip(max_time.split(":"), (86400, 3600, 60, 1)))
+        p_sec, p_it = plain_loop(args.epochs, out, max_seconds)
+        print(f"plain PyTorch: {p_it} iterations in {p_sec:.1f} s = {p_it / p_sec:.2f} it/s", flush=True)
+    if args.only != "plain":
+        l_sec, l_it = lightning_run(args.epochs, out)
+        print(f"gan-lightning: {l_it} iterations in {l_sec:.1f} s (with start-up) = {l_it / l_sec:.2f} it/s")
+    if args.only is None:
+        print(f"speed ratio gan-lightning / plain: {(l_it / l_sec) / (p_it / p_sec):.2f}")
 
 
 if __name__ == "__main__":

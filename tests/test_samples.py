@@ -1,0 +1,83 @@
+"""The sample-grid callback: what it writes, where, and that it leaves the generator as it was."""
+
+from types import SimpleNamespace
+from unittest import mock
+
+import numpy as np
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from PIL import Image
+
+from gan_lightning.callbacks.samples import SampleGrid
+from gan_lightning.module import GAN
+from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
+from tests.helpers import RandomDataModule, quiet_trainer
+
+SIDE = 4 * (16 + 2) + 2  # make_grid: 4 images of 16 px per row, 2 px padding around each
+
+
+def small_gan(**kwargs) -> GAN:
+    torch.manual_seed(0)
+    return GAN(DCGANGenerator(8, 1, 16, 4), DCGANDiscriminator(1, 16, 4), num_fixed_samples=16, **kwargs)
+
+
+def fake_trainer(tmp_path, loggers=(), rank0: bool = True) -> SimpleNamespace:
+    return SimpleNamespace(global_step=6, is_global_zero=rank0, loggers=list(loggers), default_root_dir=str(tmp_path))
+
+
+def test_without_logger_writes_pngs_on_schedule_and_at_the_end(tmp_path):
+    trainer = quiet_trainer(max_steps=8, default_root_dir=str(tmp_path), callbacks=[SampleGrid(every_n_steps=4, nrow=4)])
+    trainer.fit(small_gan(), RandomDataModule(shape=[1, 16, 16], batch_size=4))
+    # 4 batches of one D and one G step each: global steps 2, 4, 6, 8.
+    pngs = sorted(p.name for p in (tmp_path / "samples").iterdir())
+    assert pngs == ["step_0000004.png", "step_0000008.png"]
+    image = Image.open(tmp_path / "samples" / pngs[-1])
+    assert image.size == (SIDE, SIDE) and image.mode == "RGB"
+
+
+def test_two_draws_are_identical_and_restore_train_mode():
+    model, callback = small_gan(), SampleGrid(nrow=4)
+    model.train()
+    torch.manual_seed(1)
+    first = callback.draw(model)
+    torch.manual_seed(2)  # the grid must come from the fixed noise, not the global RNG
+    second = callback.draw(model)
+    assert first.dtype == np.uint8 and first.shape == (SIDE, SIDE, 3)
+    assert np.array_equal(first, second)
+    assert model.netG.training, "G must be back in train mode"
+    assert len(np.unique(first)) > 10, "a grid of samples, not a blank image"
+
+
+def test_draws_from_the_ema_generator():
+    model, callback = small_gan(ema_decay=0.9), SampleGrid(nrow=4)
+    before = callback.draw(model)
+    with torch.no_grad():
+        for p in model.netG.parameters():
+            p.add_(1.0)
+    assert np.array_equal(before, callback.draw(model)), "the EMA copy, not netG, draws the grid"
+
+
+def test_goes_to_wandb_as_uint8_and_writes_no_png(tmp_path):
+    wandb = mock.Mock(spec=WandbLogger)
+    assert SampleGrid(key="grid").log_grid(fake_trainer(tmp_path, [wandb]), small_gan()) is None
+    (key, images), kwargs = wandb.log_image.call_args
+    assert key == "grid" and kwargs == {"step": 6}
+    assert len(images) == 1 and images[0].dtype == np.uint8
+    assert not (tmp_path / "samples").exists()
+
+
+def test_goes_to_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logger = TensorBoardLogger(str(tmp_path), name="", version=0)
+    SampleGrid(nrow=4).log_grid(fake_trainer(tmp_path, [logger]), small_gan())
+    logger.experiment.flush()
+    events = EventAccumulator(logger.log_dir).Reload()
+    (image,) = events.Images("samples")
+    assert (image.width, image.height, image.step) == (SIDE, SIDE, 6)
+    assert not (tmp_path / "samples").exists()
+
+
+def test_only_rank_zero_draws(tmp_path):
+    assert SampleGrid().log_grid(fake_trainer(tmp_path, rank0=False), small_gan()) is None
+    assert not (tmp_path / "samples").exists()
