@@ -26,24 +26,33 @@ class LossRecorder(Callback):
         self.losses.append((metrics["loss_D"].item(), metrics["loss_G"].item()))
 
 
-def fit(tmp: Path, max_epochs: int, ckpt_path: str | None = None, **model_kwargs) -> tuple:
-    """A seeded toy run with last.ckpt in ``tmp``, as the same command line would make it."""
+class CrashAtEpoch(Callback):
+    """Kills the run as a preempted job would die: at the start of epoch 2, after epoch 1's last.ckpt."""
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == 2:
+            raise RuntimeError("simulated crash")
+
+
+def fit(tmp: Path, ckpt_path: str | None = None, crash: bool = False) -> tuple:
+    """A seeded 4-epoch toy run (lr decaying over the second half) with last.ckpt in ``tmp``."""
     seed_everything(0)
-    model, recorder = toy_gan(**model_kwargs), LossRecorder()
+    model, recorder = toy_gan(lr_decay_start=0.5), LossRecorder()
     trainer = quiet_trainer(
-        max_epochs=max_epochs,
+        max_epochs=4,
         enable_checkpointing=True,
-        callbacks=[ModelCheckpoint(dirpath=tmp, save_last=True), recorder],
+        callbacks=[ModelCheckpoint(dirpath=tmp, save_last=True), recorder, *([CrashAtEpoch()] if crash else [])],
     )
     trainer.fit(model, datamodule=toy_data(), ckpt_path=ckpt_path)
     return model, recorder.losses, trainer
 
 
 def test_resume_continues_the_uninterrupted_run_exactly(tmp_path):
-    straight, losses, _ = fit(tmp_path / "straight", max_epochs=4)
-    fit(tmp_path / "split", max_epochs=2)
-    resumed, resumed_losses, trainer = fit(tmp_path / "split", max_epochs=4, ckpt_path=str(tmp_path / "split" / "last.ckpt"))
-    assert len(losses) == 64 and len(resumed_losses) == 32
+    straight, losses, _ = fit(tmp_path / "straight")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(tmp_path / "split", crash=True)
+    resumed, resumed_losses, trainer = fit(tmp_path / "split", ckpt_path=str(tmp_path / "split" / "last.ckpt"))
+    assert len(losses) == 64 and len(resumed_losses) == 32  # 16 batches an epoch; resumed at epoch 2
     assert torch.allclose(torch.tensor(resumed_losses), torch.tensor(losses[32:]), atol=1e-6, rtol=0)
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6)
