@@ -50,3 +50,16 @@ def test_01_gaussian2d(tmp_path):
     assert png_shape(tmp_path / "scatter.png")[:2] == (400, 400)  # 5 x 5 inches at 80 dpi
     metrics = pd.read_csv(next(tmp_path.glob("version_*/metrics.csv")))
     assert metrics["loss_D_epoch"].notna().sum() == 1  # one epoch
+
+
+def test_02_dcgan_anatomy(tmp_path):
+    nb = run_notebook("02_dcgan_anatomy.ipynb", tmp_path, BATCHES=3, BATCH_SIZE=16, LOG_EVERY=1)
+    printed = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs)
+    assert "def training_step" in printed and "manual_backward" in printed  # the module's source is shown
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["grid_shape"] == [274, 274, 3]  # 64 images of 32 px, 8 per row, 2 px padding
+    assert png_shape(tmp_path / "grid.png") == (274, 274, 3)
+    assert result["callback_grids"] >= 1
+    assert all(0 <= result["last"][k] <= 1 for k in ("D_x", "D_G_z1", "D_G_z2"))
+    metrics = pd.read_csv(next(tmp_path.glob("version_*/metrics.csv"))).dropna(subset=["D_x"])
+    assert len(metrics) == 3  # one row per batch (2 optimizer steps each, logged every step)
