@@ -63,3 +63,18 @@ def test_02_dcgan_anatomy(tmp_path):
     assert all(0 <= result["last"][k] <= 1 for k in ("D_x", "D_G_z1", "D_G_z2"))
     metrics = pd.read_csv(next(tmp_path.glob("version_*/metrics.csv"))).dropna(subset=["D_x"])
     assert len(metrics) == 3  # one row per batch (2 optimizer steps each, logged every step)
+
+
+def test_03_mode_collapse(tmp_path):
+    run_notebook("03_mode_collapse.ipynb", tmp_path, BATCHES=4, EVAL_EVERY=2, MODE_SAMPLES=200, NUM_POINTS=1000)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert set(result) == {"plain", "remedy (ring8.yaml)"}
+    for run in result.values():
+        assert [h["batch"] for h in run["history"]] == [2, 4, 4]  # every 2 batches, then at the end
+        assert all(0 <= h["modes_covered"] <= 8 and 0 <= h["reverse_kl"] <= math.log(8) + 1e-9 for h in run["history"])
+        assert run["scatters"] >= 2
+    # 4 batches leave G far from the ring: the diagnostics must flag the plain run.
+    assert "mode collapse" in result["plain"]["fired"]
+    assert png_shape(tmp_path / "scatter_over_training.png")[:2] == (360, 720)  # 2 x 4 panels of 3 in at 60 dpi
+    history = pd.read_csv(tmp_path / "mode_history.csv")
+    assert len(history) == 6 and history["diversity"].notna().all()
