@@ -78,3 +78,14 @@ def test_03_mode_collapse(tmp_path):
     assert png_shape(tmp_path / "scatter_over_training.png")[:2] == (360, 720)  # 2 x 4 panels of 3 in at 60 dpi
     history = pd.read_csv(tmp_path / "mode_history.csv")
     assert len(history) == 6 and history["diversity"].notna().all()
+
+
+def test_04_compare_runs(tmp_path):
+    run_notebook("04_compare_runs.ipynb", tmp_path, LOSSES=["non_saturating", "minimax"], EPOCHS=2, NUM_POINTS=64,
+                 LOG_EVERY=2)
+    table = pd.read_csv(tmp_path / "comparison.csv", index_col="run")
+    assert list(table.index) == ["minimax/version_0", "non_saturating/version_0"]
+    assert list(table["loss"]) == ["minimax", "non_saturating"]  # read back from each run's config.yaml
+    assert (table["epochs"] == 2).all()
+    assert np.isfinite(table[["mean_error", "cov_error", "final_loss_D"]].to_numpy()).all()
+    assert png_shape(tmp_path / "compare.png")[:2] == (210, 840)  # 14 x 3.5 inches at 60 dpi
