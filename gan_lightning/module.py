@@ -309,6 +309,17 @@ class GAN(LightningModule):
                     "penalty, or resume from the last good checkpoint with --ckpt_path last."
                 )
 
+    def on_train_start(self) -> None:
+        """Under DDP, give each rank its own random stream, so that ranks draw different z.
+
+        ``seed_everything`` seeds every rank alike; without this each rank would generate the
+        same fakes each step and the effective fake batch would not grow with the world size.
+        The offset is derived from the (shared, possibly restored) state, so it is reproducible.
+        """
+        if self.trainer.world_size > 1:
+            base = int(torch.randint(0, 2**31 - 1, (1,)).item())
+            torch.manual_seed(base + self.global_rank)
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Store the random states so that a resumed run draws the same latents as an uninterrupted one."""
         checkpoint["rng_states"] = collect_rng_states()

@@ -19,7 +19,12 @@ class SaveRankState(Callback):
         self.out = out
 
     def on_train_end(self, trainer, pl_module) -> None:
-        state = {"netG": pl_module.netG.state_dict(), "fixed_noise": pl_module.fixed_noise, "step": trainer.global_step}
+        state = {
+            "netG": pl_module.netG.state_dict(),
+            "fixed_noise": pl_module.fixed_noise,
+            "step": trainer.global_step,
+            "z": pl_module.sample_latent(4),  # each rank's own random stream
+        }
         torch.save(state, self.out / f"rank{trainer.global_rank}.pt")
 
 
@@ -42,6 +47,7 @@ def test_two_process_ddp_trains_with_ranks_in_step(tmp_path):
     for key in rank0["netG"]:
         assert torch.equal(rank0["netG"][key], rank1["netG"][key]), key
     assert torch.equal(rank0["fixed_noise"], rank1["fixed_noise"])
+    assert not torch.equal(rank0["z"], rank1["z"]), "ranks must draw different latents"
     files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert files == [
         "rank0.pt", "rank1.pt",
