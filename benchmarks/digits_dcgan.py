@@ -5,7 +5,7 @@ the same number of epochs, one after the other in this process's session; the sc
 one's wall time and iterations per second and their ratio, and writes both final grids. Other
 processes on the machine slow both runs, so compare the ratio, not the absolute numbers.
 
-    python benchmarks/digits_dcgan.py --epochs 40 --out runs/benchmark_digits
+    python benchmarks/digits_dcgan.py --epochs 60 --out runs/benchmark_digits
 """
 
 import argparse
@@ -82,7 +82,7 @@ def lightning_run(epochs: int, out: Path) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--out", default="runs/benchmark_digits")
     parser.add_argument("--only", choices=["plain", "lightning"], help="run one side (to run both at once)")
     args = parser.parse_args()
