@@ -88,8 +88,8 @@ class TorchvisionInMemoryDataModule(ImageDataModule):
         drop_last: drop the last incomplete batch.
     """
 
-    dataset_class: type = datasets.MNIST
-    where: str = "{root}/MNIST/raw"
+    dataset_class: type
+    folder: str  # where torchvision keeps the files, under root
 
     def __init__(
         self,
@@ -113,9 +113,9 @@ class TorchvisionInMemoryDataModule(ImageDataModule):
             return self.dataset_class(str(self.root), train=self.train, download=download)
         except RuntimeError:
             raise FileNotFoundError(
-                f"{name} not found (or incomplete) in {self.where.format(root=self.root)}. Set "
+                f"{name} not found (or incomplete) in {self.root / self.folder}. Set "
                 f"data.init_args.download: true to let torchvision download it (needs internet), or "
-                f"data.init_args.root to the folder that holds {self.where.split('/')[1]}/. "
+                f"data.init_args.root to the folder that contains {self.folder}/. "
                 f"{NO_DOWNLOAD_HINT}"
             ) from None
 
@@ -138,6 +138,8 @@ class MNISTDataModule(TorchvisionInMemoryDataModule):
     """torchvision MNIST (60,000 training digits), 1 channel, in memory."""
 
     channels = 1
+    dataset_class = datasets.MNIST
+    folder = "MNIST/raw"
 
 
 class FashionMNISTDataModule(TorchvisionInMemoryDataModule):
@@ -145,7 +147,7 @@ class FashionMNISTDataModule(TorchvisionInMemoryDataModule):
 
     channels = 1
     dataset_class = datasets.FashionMNIST
-    where = "{root}/FashionMNIST/raw"
+    folder = "FashionMNIST/raw"
 
 
 class CIFAR10DataModule(TorchvisionInMemoryDataModule):
@@ -153,7 +155,7 @@ class CIFAR10DataModule(TorchvisionInMemoryDataModule):
 
     channels = 3
     dataset_class = datasets.CIFAR10
-    where = "{root}/cifar-10-batches-py"
+    folder = "cifar-10-batches-py"
 
 
 def seed_transform(image_size: int, channels: int) -> transforms.Compose:
