@@ -69,6 +69,8 @@ class ClassCoverage(Callback):
             pl_module.log_dict(self.evaluate(trainer, pl_module), on_step=True, on_epoch=False)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.history and self.history[-1]["batch"] == trainer.fit_loop.total_batch_idx + 1:
+            return  # the last batch was just evaluated
         metrics = self.evaluate(trainer, pl_module)
         for logger in trainer.loggers:  # self.log is not allowed in on_train_end
             logger.log_metrics(metrics, step=trainer.global_step)
