@@ -152,6 +152,7 @@ class GAN(LightningModule):
         # Names of the seed loop's statistics: probabilities for logit losses, raw values otherwise.
         suffix = "" if self.objective.output_is_logit else "_raw"
         self.stat_names = {k: f"{k}{suffix}" for k in ("D_x", "D_G_z1", "D_G_z2")}
+        self._epoch_sums: dict[str, tuple[Tensor | float, int]] = {}  # loss name: (sum, count)
         self.channels_last = channels_last
         if channels_last:
             self.netG.to(memory_format=torch.channels_last)
@@ -311,10 +312,22 @@ class GAN(LightningModule):
         for scheduler in self.lr_schedulers():
             scheduler.step()
         self.log_dict(stats, prog_bar=True)
-        # Per-step values are rank 0's (an all-reduce every step would cost speed under DDP);
-        # the epoch means of the losses are reduced over all ranks, once per epoch.
-        losses = {f"{k}_epoch": stats[k] for k in ("loss_D", "loss_G") if k in stats}
-        self.log_dict(losses, on_step=False, on_epoch=True, sync_dist=True)
+        for k in ("loss_D", "loss_G"):  # summed here, logged once per epoch: see on_train_epoch_end
+            if k in stats:
+                total, count = self._epoch_sums.get(k, (0.0, 0))
+                self._epoch_sums[k] = (total + stats[k], count + 1)
+
+    def on_train_epoch_end(self) -> None:
+        """Log the epoch means of the losses, reduced over all ranks once per epoch.
+
+        Per-step values are rank 0's (an all-reduce every step would cost speed under DDP). The
+        sums are kept here rather than with ``self.log(on_epoch=True)`` because each ``self.log``
+        call costs Lightning's result bookkeeping, several times a small GAN's own step on a
+        CPU. After a mid-epoch resume the mean covers the batches since the resume.
+        """
+        means = {f"{k}_epoch": total / count for k, (total, count) in self._epoch_sums.items()}
+        self.log_dict(means, sync_dist=True)
+        self._epoch_sums.clear()
 
     def check_finite(self, stats: dict[str, Tensor]) -> None:
         """Stop at the first NaN or inf loss, naming the step, before it reaches a checkpoint."""
