@@ -6,6 +6,7 @@ files back, so a notebook that runs but computes nothing useful still fails.
 
 import json
 import math
+import re
 from pathlib import Path
 
 import nbformat
@@ -25,6 +26,8 @@ def run_notebook(name: str, out: Path, **params) -> nbformat.NotebookNode:
     """
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     (index,) = [i for i, cell in enumerate(nb.cells) if "parameters" in cell.metadata.get("tags", [])]
+    unknown = [key for key in [*params, "OUT"] if not re.search(rf"^{key} = ", nb.cells[index].source, re.M)]
+    assert not unknown, f"{name}'s parameters cell does not set {unknown}"
     source = "\n".join(f"{key} = {value!r}" for key, value in {**params, "OUT": str(out)}.items())
     injected = nbformat.v4.new_code_cell("# Injected by tests/test_notebooks.py\n" + source)
     injected.metadata["tags"] = ["injected-parameters"]
