@@ -32,9 +32,9 @@ def fit_args(tmp_path: Path, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def gaussian_ckpt(tmp_path_factory) -> Path:
-    """The full gaussian2d experiment, seeded, trained once for the tests below."""
+    """The full gaussian2d experiment with the config's own seed, trained once for the tests below."""
     tmp = tmp_path_factory.mktemp("gaussian2d")
-    cli_main(fit_args(tmp, "--seed_everything", "0"))
+    cli_main(fit_args(tmp))
     ckpt = tmp / "version_0" / "checkpoints" / "last.ckpt"
     assert ckpt.is_file()
     return ckpt
