@@ -22,7 +22,11 @@ def small_gan(**kwargs) -> GAN:
 
 
 def fake_trainer(tmp_path, loggers=(), rank0: bool = True) -> SimpleNamespace:
-    return SimpleNamespace(global_step=6, is_global_zero=rank0, loggers=list(loggers), default_root_dir=str(tmp_path))
+    # 6 optimizer steps = 3 batches of one D and one G step: loggers get the batch count.
+    fit_loop = SimpleNamespace(epoch_loop=SimpleNamespace(_batches_that_stepped=3))
+    return SimpleNamespace(
+        global_step=6, fit_loop=fit_loop, is_global_zero=rank0, loggers=list(loggers), default_root_dir=str(tmp_path)
+    )
 
 
 def test_without_logger_writes_pngs_on_schedule_and_at_the_end(tmp_path):
@@ -61,7 +65,7 @@ def test_goes_to_wandb_as_uint8_and_writes_no_png(tmp_path):
     wandb = mock.Mock(spec=WandbLogger)
     assert SampleGrid(key="grid").log_grid(fake_trainer(tmp_path, [wandb]), small_gan()) is None
     (key, images), kwargs = wandb.log_image.call_args
-    assert key == "grid" and kwargs == {"step": 6}
+    assert key == "grid" and kwargs == {"step": 3}  # the step the losses are logged at
     assert len(images) == 1 and images[0].dtype == np.uint8
     assert not (tmp_path / "samples").exists()
 
@@ -74,7 +78,7 @@ def test_goes_to_tensorboard(tmp_path):
     logger.experiment.flush()
     events = EventAccumulator(logger.log_dir).Reload()
     (image,) = events.Images("samples")
-    assert (image.width, image.height, image.step) == (SIDE, SIDE, 6)
+    assert (image.width, image.height, image.step) == (SIDE, SIDE, 3)
     assert not (tmp_path / "samples").exists()
 
 

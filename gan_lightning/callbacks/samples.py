@@ -57,13 +57,16 @@ class SampleGrid(Callback):
             return None
         self._last_step = step
         grid = self.draw(pl_module)
+        # Loggers get the step Lightning logs the losses at (one per batch, not per optimizer
+        # step), so that grids and losses line up on the same x-axis.
+        logged_step = trainer.fit_loop.epoch_loop._batches_that_stepped
         shown = False
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_image(self.key, [grid], step=step)
+                logger.log_image(self.key, [grid], step=logged_step)
                 shown = True
             elif isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image(self.key, grid, step, dataformats="HWC")
+                logger.experiment.add_image(self.key, grid, logged_step, dataformats="HWC")
                 shown = True
         if shown:
             return None
