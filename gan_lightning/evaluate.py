@@ -7,6 +7,7 @@ Metrics the data cannot support (FID/KID of 2-D points, say) are left out with a
 """
 
 import argparse
+import importlib
 import json
 import math
 from pathlib import Path
@@ -34,6 +35,11 @@ def rebuild_datamodule(ckpt_path: str | Path, ckpt: dict) -> LightningDataModule
             f"{ckpt_path} holds no datamodule config (it was not trained with `gan-lightning fit`), "
             "so the real data to compare with is unknown."
         )
+    # Lightning rebuilds only classes already imported (it refuses to import what a checkpoint
+    # names); this project's own datamodules are trusted, so import the one the run used.
+    class_path = ckpt["datamodule_hyper_parameters"].get("_class_path", "")
+    if class_path.startswith("gan_lightning."):
+        importlib.import_module(class_path.rsplit(".", 1)[0])
     return LightningDataModule.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
 
 

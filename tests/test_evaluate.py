@@ -2,6 +2,8 @@
 
 import json
 import math
+import subprocess
+import sys
 import urllib.error
 from pathlib import Path
 
@@ -35,10 +37,14 @@ def digits_ckpt(tmp_path_factory) -> Path:
     )
 
 
-def test_evaluate_prints_finite_fid_and_kid_and_writes_them_beside_the_checkpoint(digits_ckpt, tmp_path, capsys):
-    # the protocol (digits extractor, 300 samples) comes from the MetricsCallback state in the checkpoint
-    main(["evaluate", "--ckpt_path", str(digits_ckpt), "--cache_dir", str(tmp_path)])
-    line = capsys.readouterr().out.strip().splitlines()[-1]
+def test_evaluate_prints_finite_fid_and_kid_and_writes_them_beside_the_checkpoint(digits_ckpt, tmp_path):
+    # the protocol (digits extractor, 300 samples) comes from the MetricsCallback state in the checkpoint;
+    # a fresh process, as a user runs it: nothing of the project is imported before the checkpoint is read
+    out = subprocess.run(
+        [sys.executable, "-m", "gan_lightning.cli", "evaluate", "--ckpt_path", str(digits_ckpt), "--cache_dir", str(tmp_path)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    line = out.strip().splitlines()[-1]
     result = json.loads(line)
     assert result["extractor"] == "digits" and result["data"] == "ShippedDigitsDataModule"
     for name in ("val/fid_digits_300", "val/kid_digits_300"):
