@@ -7,16 +7,16 @@ from a fixed latent seed; the callback logs ``class_coverage`` (fraction of clas
 distance of generated over real images), and warns once if G collapses.
 """
 
-import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
-from torch import Tensor, nn
+from lightning.pytorch import LightningModule, Trainer
+from torch import nn
 
 from gan_lightning.callbacks.health import warn_once
+from gan_lightning.callbacks.periodic import PeriodicSampleCheck
 from gan_lightning.metrics.classifier import class_coverage, histogram_kl_to_uniform, load_digit_classifier
 from gan_lightning.metrics.modes import diversity_ratio
 
 
-class ClassCoverage(Callback):
+class ClassCoverage(PeriodicSampleCheck):
     """Class coverage, class KL and diversity of generated images.
 
     Args:
@@ -40,44 +40,21 @@ class ClassCoverage(Callback):
         seed: int = 0,
         classifier: nn.Module | None = None,
     ) -> None:
-        if every_n_batches < 1 or num_samples < 2:
-            raise ValueError(
-                f"every_n_batches must be >= 1 and num_samples >= 2, got {every_n_batches} and {num_samples}."
-            )
+        super().__init__(every_n_batches, num_samples, seed)
         if classifier is not None and not callable(getattr(classifier, "predict_proba", None)):
             raise ValueError(f"classifier ({type(classifier).__name__}) needs a predict_proba(images) method.")
-        self.every_n_batches = every_n_batches
-        self.num_samples = num_samples
         self.classifier_path = classifier_path
         self.min_coverage = min_coverage
         self.min_diversity = min_diversity
-        self.seed = seed
         self.classifier = classifier
-        self.fired: set[str] = set()
-        self.history: list[dict[str, float]] = []
-        self._real: Tensor | None = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self.classifier is None:
             self.classifier = load_digit_classifier(self.classifier_path)
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
-        real = batch[0] if isinstance(batch, (list, tuple)) else batch
-        if self._real is None or len(self._real) < self.num_samples:  # a reference sample of real images
-            self._real = real.detach().cpu() if self._real is None else torch.cat([self._real, real.detach().cpu()])
-        if (trainer.fit_loop.total_batch_idx + 1) % self.every_n_batches == 0:
-            pl_module.log_dict(self.evaluate(trainer, pl_module), on_step=True, on_epoch=False)
-
-    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self.history and self.history[-1]["batch"] == trainer.fit_loop.total_batch_idx + 1:
-            return  # the last batch was just evaluated
-        metrics = self.evaluate(trainer, pl_module)
-        for logger in trainer.loggers:  # self.log is not allowed in on_train_end
-            logger.log_metrics(metrics, step=trainer.global_step)
-
     def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
         """Compute, log and check the metrics once; returns them."""
-        fake = pl_module.sample(self.num_samples, torch.Generator().manual_seed(self.seed)).cpu()
+        fake = self.draw_samples(pl_module)
         probs = self.classifier.predict_proba(fake)
         metrics = {
             "class_coverage": class_coverage(probs),

@@ -10,33 +10,19 @@ once if G collapses.
 
 from pathlib import Path
 
-import numpy as np
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from lightning.pytorch import LightningModule, Trainer
 from PIL import Image
 from torch import Tensor
 
 from gan_lightning.callbacks.health import warn_once
-from gan_lightning.callbacks.samples import run_dir
+from gan_lightning.callbacks.periodic import PeriodicSampleCheck
+from gan_lightning.callbacks.samples import run_dir, show_image
 from gan_lightning.metrics.modes import diversity_ratio, mode_stats
 from gan_lightning.visualize import scatter_image
 
 
-def show_image(trainer: Trainer, key: str, image: np.ndarray, step: int) -> bool:
-    """Send a uint8 (H, W, 3) image to every W&B / TensorBoard logger; False when there is none."""
-    shown = False
-    for logger in trainer.loggers:
-        if isinstance(logger, WandbLogger):
-            logger.log_image(key, [image], step=step)
-            shown = True
-        elif isinstance(logger, TensorBoardLogger):
-            logger.experiment.add_image(key, image, step, dataformats="HWC")
-            shown = True
-    return shown
-
-
-class ModeCoverage(Callback):
+class ModeCoverage(PeriodicSampleCheck):
     """PacGAN's mode metrics, diversity and a scatter plot while training on a mixture.
 
     The mode centres and their standard deviation come from the datamodule's ``modes`` and
@@ -66,22 +52,13 @@ class ModeCoverage(Callback):
         std: float | None = None,
         seed: int = 0,
     ) -> None:
-        if every_n_batches < 1 or num_samples < 2:
-            raise ValueError(
-                f"every_n_batches must be >= 1 and num_samples >= 2, got {every_n_batches} and {num_samples}."
-            )
-        self.every_n_batches = every_n_batches
-        self.num_samples = num_samples
+        super().__init__(every_n_batches, num_samples, seed)
         self.num_std = num_std
         self.min_coverage = min_coverage
         self.min_diversity = min_diversity
         self.plot = plot
         self.modes = torch.tensor(modes, dtype=torch.float32) if modes is not None else None
         self.std = std
-        self.seed = seed
-        self.fired: set[str] = set()
-        self.history: list[dict[str, float]] = []
-        self._real: Tensor | None = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         datamodule = trainer.datamodule
@@ -95,23 +72,9 @@ class ModeCoverage(Callback):
                 f"(RingDataModule, GridDataModule; got {type(datamodule).__name__}) or pass modes= and std=."
             )
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
-        real = batch[0] if isinstance(batch, (list, tuple)) else batch
-        if self._real is None or len(self._real) < self.num_samples:  # a reference sample of real points
-            self._real = real.detach().cpu() if self._real is None else torch.cat([self._real, real.detach().cpu()])
-        if (trainer.fit_loop.total_batch_idx + 1) % self.every_n_batches == 0:
-            pl_module.log_dict(self.evaluate(trainer, pl_module), on_step=True, on_epoch=False)
-
-    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self.history and self.history[-1]["batch"] == trainer.fit_loop.total_batch_idx + 1:
-            return  # the last batch was just evaluated
-        metrics = self.evaluate(trainer, pl_module)
-        for logger in trainer.loggers:  # self.log is not allowed in on_train_end
-            logger.log_metrics(metrics, step=trainer.global_step)
-
     def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
         """Compute, log and check the metrics once; returns them."""
-        fake = pl_module.sample(self.num_samples, torch.Generator().manual_seed(self.seed)).cpu().flatten(1)
+        fake = self.draw_samples(pl_module).flatten(1)
         stats = mode_stats(fake, self.modes, self.std, self.num_std)
         real = self._real[: self.num_samples]
         metrics = {**stats._asdict(), "diversity": diversity_ratio(fake, real)}

@@ -60,15 +60,7 @@ class SampleGrid(Callback):
         # Loggers get the step Lightning logs the losses at (one per batch, not per optimizer
         # step), so that grids and losses line up on the same x-axis.
         logged_step = trainer.fit_loop.epoch_loop._batches_that_stepped
-        shown = False
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image(self.key, [grid], step=logged_step)
-                shown = True
-            elif isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image(self.key, grid, logged_step, dataformats="HWC")
-                shown = True
-        if shown:
+        if show_image(trainer, self.key, grid, logged_step):
             return None
         path = Path(run_dir(trainer)) / "samples" / f"step_{step:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +78,19 @@ class SampleGrid(Callback):
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.log_grid(trainer, pl_module)
+
+
+def show_image(trainer: Trainer, key: str, image: np.ndarray, step: int) -> bool:
+    """Send a uint8 (H, W, C) image to every W&B / TensorBoard logger; False when there is none."""
+    shown = False
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key, [image], step=step)
+            shown = True
+        elif isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image(key, image, step, dataformats="HWC")
+            shown = True
+    return shown
 
 
 def run_dir(trainer: Trainer) -> str:
