@@ -37,9 +37,13 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
-def load_gan(path: str | Path) -> GAN:
-    """Rebuild the GAN from the config stored in its checkpoint, on the CPU, in eval mode."""
-    read_checkpoint(path)
+def load_gan(path: str | Path, checked: dict | None = None) -> GAN:
+    """Rebuild the GAN from the config stored in its checkpoint, on the CPU, in eval mode.
+
+    ``checked``: the checkpoint as ``read_checkpoint`` already returned it, so it is not read twice.
+    """
+    if checked is None:
+        read_checkpoint(path)
     model = GAN.load_from_checkpoint(path, map_location="cpu", weights_only=True)
     return model.eval()
 
