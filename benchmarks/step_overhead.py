@@ -9,8 +9,9 @@ time (steadier than wall time on a shared machine), and peak memory (RSS on CPU,
 ``torch.cuda.max_memory_allocated`` on a GPU). Other processes slow both sides alike; read the
 ratios, and the load average printed beside them.
 
-Lightning runs as a user's config would: TQDM progress bar (refresh every batch), a CSVLogger
-with ``log_every_n_steps: 50``, the module's per-step ``log_dict``. Turned off: checkpointing,
+Lightning runs as ``gan-lightning fit`` does: TQDM progress bar refreshed every 20 batches, a
+CSVLogger with ``log_every_n_steps: 50``, the module's step values logged on the logger's
+batches. Turned off: checkpointing,
 the SampleGrid callback and the model summary, because the raw loop writes no files.
 
     python benchmarks/step_overhead.py                        # CPU, a few minutes on 2 cores
@@ -133,8 +134,10 @@ def run_raw(case: str, steps: int, warmup: int, device: str, precision: str, com
 def run_lightning(case: str, steps: int, warmup: int, device: str, precision: str, compile_: bool) -> tuple[float, float]:
     """``Trainer.fit`` of the GAN module; (wall, CPU) seconds per iteration after ``warmup``."""
     from lightning.pytorch import Callback, Trainer
+    from lightning.pytorch.callbacks import TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
+    from gan_lightning.cli import PROGRESS_BAR_REFRESH
     from gan_lightning.data import TensorDataModule
     from gan_lightning.module import GAN
 
@@ -162,7 +165,7 @@ def run_lightning(case: str, steps: int, warmup: int, device: str, precision: st
             max_steps=2 * (warmup + steps),  # Lightning counts both optimizers' steps
             logger=CSVLogger(tmp, name=""),
             log_every_n_steps=50,
-            callbacks=[Timer()],
+            callbacks=[Timer(), TQDMProgressBar(refresh_rate=PROGRESS_BAR_REFRESH)],  # as `gan-lightning fit`
             enable_checkpointing=False,
             enable_model_summary=False,
         )

@@ -109,3 +109,14 @@ def test_unknown_config_key_fails_clearly(tmp_path):
 def test_unknown_loss_lists_valid_names(tmp_path):
     err = run_cli_expecting_error("fit", "--config", GAUSSIAN2D, "--model.loss", "bce", "--print_config")
     assert "bce" in err and "non_saturating" in err and "wasserstein" in err
+
+
+@pytest.mark.parametrize("env, refresh", [(None, 20), ("1", 1)])
+def test_fit_refreshes_the_progress_bar_every_20_batches_unless_told(tmp_path, monkeypatch, env, refresh):
+    if env is None:
+        monkeypatch.delenv("TQDM_MINITERS", raising=False)
+    else:
+        monkeypatch.setenv("TQDM_MINITERS", env)
+    args = ["fit", "--config", GAUSSIAN2D, "--trainer.default_root_dir", str(tmp_path), "--trainer.logger", "false"]
+    cli = cli_main([*args, "--trainer.fast_dev_run", "1"])
+    assert cli.trainer.progress_bar_callback.refresh_rate == refresh

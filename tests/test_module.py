@@ -103,6 +103,33 @@ def test_logged_statistics_are_probabilities_for_logit_losses_and_raw_otherwise(
             assert all(0 < logged[n] < 1 for n in names)
 
 
+class StepLogRecorder(Callback):
+    """Per batch: the loss_D that training_step returned and the one the loggers received."""
+
+    def __init__(self) -> None:
+        self.returned: list[float] = []
+        self.logged: dict[int, float] = {}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.returned.append(outputs["loss_D"].item())
+        if "loss_D" in trainer.logged_metrics and trainer.fit_loop.total_batch_idx not in self.logged:
+            self.logged[trainer.fit_loop.total_batch_idx] = trainer.logged_metrics["loss_D"].item()
+
+
+def test_step_values_reach_the_logger_on_its_schedule_and_callbacks_every_batch(tmp_path):
+    from lightning.pytorch.loggers import CSVLogger
+
+    seed_everything(0)
+    recorder = StepLogRecorder()
+    trainer = quiet_trainer(max_steps=2 * 12, log_every_n_steps=5, callbacks=[recorder], logger=CSVLogger(tmp_path))
+    trainer.fit(toy_gan(), toy_data())
+    assert len(recorder.returned) == 12 and len(set(recorder.returned)) == 12  # every batch, each its own
+    # The logger got batches 5 and 10 (1-based), each with that batch's own value, not a stale one.
+    written = {b: v for b, v in recorder.logged.items() if b in (4, 9)}
+    assert written == {4: pytest.approx(recorder.returned[4]), 9: pytest.approx(recorder.returned[9])}
+    assert trainer.progress_bar_metrics["loss_D"] == pytest.approx(recorder.returned[9], abs=1e-3)
+
+
 def test_latent_distribution_and_fixed_noise():
     gan = toy_gan(latent_std=0.1)
     torch.manual_seed(0)

@@ -13,13 +13,13 @@ STEPS = 3
 
 
 class LossRecorder(Callback):
-    """The logged losses after each batch."""
+    """The losses of each batch, as training_step returns them."""
 
     def __init__(self) -> None:
         self.losses: list[tuple[float, float]] = []
 
-    def on_train_batch_end(self, trainer, *args) -> None:
-        self.losses.append((float(trainer.callback_metrics["loss_D"]), float(trainer.callback_metrics["loss_G"])))
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.losses.append((float(outputs["loss_D"]), float(outputs["loss_G"])))
 
 
 def small_dcgan(**kwargs) -> GAN:

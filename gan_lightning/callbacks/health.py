@@ -21,6 +21,8 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_warn
 
+from gan_lightning.module import logs_this_batch
+
 
 def warn_once(fired: set[str], pitfall: str, message: str) -> None:
     """Warn (rank 0) the first time ``pitfall`` is seen; remember it in ``fired``."""
@@ -38,7 +40,9 @@ def grad_norm(optimizer: torch.optim.Optimizer) -> float:
 class TrainingHealth(Callback):
     """Logs ``health/grad_norm_G``, ``health/grad_norm_D``, ``health/loss_G_std``,
     ``health/loss_D_std`` and (for logit losses) ``health/D_x_mean``, ``health/D_G_z_mean`` over
-    the last ``patience`` batches every batch, and warns once per pitfall. ``fired`` holds the
+    the last ``patience`` batches on the batches the loggers write (``logs_this_batch``), and
+    warns once per pitfall. It reads every batch's statistics from the GAN's ``training_step``
+    outputs, so the checks see every batch. ``fired`` holds the
     pitfalls seen so far.
 
     Args:
@@ -76,8 +80,10 @@ class TrainingHealth(Callback):
         net = "G" if optimizer is getattr(opt_G, "optimizer", opt_G) else "D"
         self._norms[net] = grad_norm(optimizer)
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
-        metrics = trainer.callback_metrics
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: dict[str, torch.Tensor], batch, batch_idx: int
+    ) -> None:
+        metrics = outputs  # the GAN's training_step returns every batch's loss_D, loss_G, D_x, ...
         logged: dict[str, float] = {}
         for name, value in self._norms.items():
             logged[f"health/grad_norm_{name}"] = value
@@ -98,7 +104,8 @@ class TrainingHealth(Callback):
                 self._check_confident_d(d_x, d_g_z)
         self._check_oscillation(logged.get("health/loss_G_std"))
         self._norms.clear()
-        pl_module.log_dict(logged, on_step=True, on_epoch=False)
+        if logs_this_batch(trainer):
+            pl_module.log_dict(logged, on_step=True, on_epoch=False)
 
     def _check_confident_d(self, d_x: float, d_g_z: float) -> None:
         if d_x > 1 - self.confident and d_g_z < self.confident:
