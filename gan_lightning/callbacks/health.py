@@ -12,7 +12,7 @@ warning that names the pitfall and its remedy.
 The gradient norms are measured in ``on_before_optimizer_step``, which Lightning also calls
 under manual optimization (between ``manual_backward`` and the step), so G's norm is the one
 of the G step. D(x) and D(G(z)) are probabilities, so the first two checks need a logit loss
-(the module logs ``D_x``); for other losses only the norms and the loss spread are logged.
+(the module returns ``D_x``); for other losses only the norms and the loss spread are logged.
 """
 
 from collections import deque
