@@ -42,8 +42,7 @@ class TrainingHealth(Callback):
     ``health/loss_D_std`` and (for logit losses) ``health/D_x_mean``, ``health/D_G_z_mean`` over
     the last ``patience`` batches on the batches the loggers write (``logs_this_batch``), and
     warns once per pitfall. It reads every batch's statistics from the GAN's ``training_step``
-    outputs, so the checks see every batch. ``fired`` holds the
-    pitfalls seen so far.
+    outputs, so the checks see every batch. ``fired`` holds the pitfalls seen so far.
 
     Args:
         window: batches over which the loss spread is measured.
@@ -83,7 +82,7 @@ class TrainingHealth(Callback):
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: dict[str, torch.Tensor], batch, batch_idx: int
     ) -> None:
-        metrics = outputs  # the GAN's training_step returns every batch's loss_D, loss_G, D_x, ...
+        metrics = outputs or {}  # the GAN's training_step returns every batch's loss_D, loss_G, D_x, ...
         logged: dict[str, float] = {}
         for name, value in self._norms.items():
             logged[f"health/grad_norm_{name}"] = value
