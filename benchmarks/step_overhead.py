@@ -11,8 +11,8 @@ ratios, and the load average printed beside them.
 
 Lightning runs as ``gan-lightning fit`` does: TQDM progress bar refreshed every 20 batches, a
 CSVLogger with ``log_every_n_steps: 50``, the module's step values logged on the logger's
-batches. Turned off: checkpointing,
-the SampleGrid callback and the model summary, because the raw loop writes no files.
+batches. Turned off: checkpointing, the SampleGrid callback and the model summary, because the
+raw loop writes no files.
 
     python benchmarks/step_overhead.py                        # CPU, a few minutes on 2 cores
     python benchmarks/step_overhead.py --steps 200 --repeats 5

@@ -333,9 +333,8 @@ class GAN(LightningModule):
                 self.netG_ema.update_parameters(self.netG)
             stats["loss_G"] = loss_G.detach()
             stats[self.stat_names["D_G_z2"]] = self._stat(d_fake_after)
-        if self.lr_decay_start < 1.0:
-            for scheduler in self.lr_schedulers():
-                scheduler.step()
+        for scheduler in self.lr_schedulers() or []:  # none when the rates are constant
+            scheduler.step()
         if logs_this_batch(self.trainer):
             self.log_dict(stats, prog_bar=True)
         for k in ("loss_D", "loss_G"):  # summed here, logged once per epoch: see on_train_epoch_end
