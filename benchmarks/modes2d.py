@@ -2,14 +2,15 @@
 
 Every run is ``gan-lightning fit`` on a config (``configs/{ring8,grid25}_plain.yaml`` plus one
 remedy's overrides, or the recommended ``configs/{ring8,grid25}.yaml``) through the project's
-LightningCLI, one after the other in this process with one torch thread, without loggers,
-checkpoints or diagnostics callbacks (they are not part of the method). After training, 2,500
-points from the sampling generator (the EMA G when configured) are scored with PacGAN's
-definitions. The table gives mean +- standard error over seeds and each run's CPU (process)
-time; wall time depends on what else the machine runs.
+LightningCLI, one after the other in this process with ``--threads`` torch threads (1 by
+default), without loggers, checkpoints or diagnostics callbacks (they are not part of the
+method). After training, 2,500 points from the sampling generator (the EMA G when configured)
+are scored with PacGAN's definitions. The table gives mean +- standard error over seeds and
+each run's CPU (process) time; wall time depends on what else the machine runs.
 
     python benchmarks/modes2d.py                           # everything, 3/3/1 seeds
     python benchmarks/modes2d.py --data ring --remedies plain recommended --seeds 3
+    python benchmarks/modes2d.py --remedies recommended --threads 2   # wall time on 2 cores
 """
 
 import argparse
@@ -74,8 +75,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--remedy_seeds", type=int, default=1, help="seeds of each single remedy")
     parser.add_argument("--first_seed", type=int, default=0, help="seeds run from here (to split the work)")
     parser.add_argument("--max_batches", type=int, default=None, help="override the configs' training length")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads per run (1: CPU time is one core's work; 2: wall time on 2 cores)"
+    )
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # CPU time then measures one core's work
+    torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")  # our argv is not the CLI's
     print("| data | config | seeds | modes | high quality (%) | reverse KL | CPU s / run | wall s / run |")
     print("|---|---|---|---|---|---|---|---|")
