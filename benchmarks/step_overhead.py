@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, TensorDataset
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 CASES = ("dcgan64", "digits32", "mlp28", "gaussian2d")
@@ -97,12 +98,12 @@ def run_raw(case: str, steps: int, warmup: int, device: str, precision: str, com
         netG.compile()
         netD.compile()
     std = model.get("latent_std", 1.0)
+    loader = DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True)
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
     it, start, cpu_start = 0, 0.0, 0.0
     while it < total:
-        # Shuffled batches gathered in one indexing op each, as the datamodule's DataLoader does.
-        for idx in torch.randperm(len(data)).split(batch)[: len(data) // batch]:
-            real = data[idx].to(device, non_blocking=True)
+        for (real,) in loader:
+            real = real.to(device, non_blocking=True)
             with autocast:
                 fake = netG(torch.randn(real.shape[0], netG.latent_dim, device=device) * std)
                 optD.zero_grad(set_to_none=True)

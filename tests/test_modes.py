@@ -69,15 +69,3 @@ def test_diversity_ratio_drops_with_collapse():
     real = torch.randn(500, 2)
     assert diversity_ratio(torch.randn(500, 2), real) == pytest.approx(1.0, abs=0.1)
     assert diversity_ratio(0.01 * torch.randn(500, 2), real) < 0.05
-
-
-def test_in_memory_batches_are_whole_shuffled_rows_of_the_data():
-    dm = RingDataModule(num_samples=1050, batch_size=100)
-    dm.setup("fit")
-    batches = list(dm.train_dataloader())
-    assert len(batches) == 10 and all(isinstance(b, torch.Tensor) and b.shape == (100, 2) for b in batches)
-    served = torch.cat(batches)
-    # every served point is a distinct row of the data (no repeats), and the order is shuffled
-    rows = torch.cdist(served, dm.data, compute_mode="donot_use_mm_for_euclid_dist").argmin(dim=1)
-    assert torch.equal(served, dm.data[rows]) and rows.unique().numel() == 1000
-    assert not torch.equal(rows, torch.arange(1000))

@@ -2,31 +2,7 @@
 
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
-
-
-class TensorRows(Dataset):
-    """The rows of one tensor. A batch is gathered with one indexing operation
-    (``__getitems__``, which the DataLoader calls with the batch's indices) instead of being
-    stacked from ``batch_size`` single rows: that costs 0.7 ms per batch of 100 2-D points,
-    5% of a 2-D GAN's step on a CPU."""
-
-    def __init__(self, data: torch.Tensor) -> None:
-        self.data = data
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.data[index]
-
-    def __getitems__(self, indices: list[int]) -> torch.Tensor:
-        return self.data[indices]
-
-
-def whole_batch(batch: torch.Tensor) -> torch.Tensor:
-    """The DataLoader's collate_fn for ``TensorRows``: the batch is gathered already."""
-    return batch
+from torch.utils.data import DataLoader, TensorDataset
 
 
 class TensorDataModule(LightningDataModule):
@@ -64,11 +40,10 @@ class TensorDataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(
-            TensorRows(self.data),
+            TensorDataset(self.data),
             batch_size=self.batch_size,
             shuffle=True,
             drop_last=self.drop_last,
-            collate_fn=whole_batch,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
