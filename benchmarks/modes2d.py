@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first_seed", type=int, default=0, help="seeds run from here (to split the work)")
     parser.add_argument("--max_batches", type=int, default=None, help="override the configs' training length")
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads per run (1: CPU time is one core's work; 2: wall time on 2 cores)"
+        "--threads", type=int, default=1,
+        help="torch threads per run (1: CPU time is one core's work; 2: wall time on 2 cores)",
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
