@@ -165,7 +165,7 @@ class GAN(LightningModule):
             )
             self.netG_ema.requires_grad_(False)
         generator = torch.Generator().manual_seed(fixed_noise_seed)
-        self.register_buffer("fixed_noise", self._draw_latent(num_fixed_samples, generator))
+        self.register_buffer("fixed_noise", self.draw_latent(num_fixed_samples, generator))
         # Names of the seed loop's statistics: probabilities for logit losses, raw values otherwise.
         suffix = "" if self.objective.output_is_logit else "_raw"
         self.stat_names = {k: f"{k}{suffix}" for k in ("D_x", "D_G_z1", "D_G_z2")}
@@ -180,15 +180,13 @@ class GAN(LightningModule):
             self.netD.compile(**kwargs)
 
     # --- sampling --------------------------------------------------------------------------
-    def _draw_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def draw_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n latent vectors from the configured distribution, on the generator's device when one
+        is given (so a seeded CPU generator draws the same z on any machine), else the module's."""
         device = generator.device if generator is not None else self.device
         if self.latent_distribution == "uniform":
             return torch.rand(n, self.latent_dim, generator=generator, device=device) * 2 - 1
         return torch.randn(n, self.latent_dim, generator=generator, device=device) * self.latent_std
-
-    def sample_latent(self, n: int) -> Tensor:
-        """n latent vectors from the configured distribution, on the module's device."""
-        return self._draw_latent(n)
 
     @property
     def sampling_generator(self) -> nn.Module:
@@ -196,15 +194,21 @@ class GAN(LightningModule):
         return self.netG_ema.module if self.netG_ema is not None else self.netG
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, batch_size: int = 1024) -> Tensor:
-        """n samples in data space, drawn in eval mode, in batches (EMA G when configured)."""
+    def generate(self, z: Tensor, batch_size: int = 1024) -> Tensor:
+        """G(z) in data space, the one way samples leave the module (grids, metrics, ``sample``):
+        the EMA G when kept, in eval mode (BatchNorm running statistics), without gradients, in
+        batches, with the generator's train/eval mode restored after."""
         net = self.sampling_generator
         was_training = net.training
         net.eval()
-        z = self._draw_latent(n, generator).to(self.device)  # all at once: batch_size can't change them
-        samples = torch.cat([net(chunk) for chunk in z.split(batch_size)])
-        net.train(was_training)
-        return samples
+        try:
+            return torch.cat([net(chunk.to(self.device)) for chunk in z.split(batch_size)])
+        finally:
+            net.train(was_training)
+
+    def sample(self, n: int, generator: torch.Generator | None = None, batch_size: int = 1024) -> Tensor:
+        """n samples in data space from fresh latents (``draw_latent``), through ``generate``."""
+        return self.generate(self.draw_latent(n, generator), batch_size)  # z drawn at once: batch_size can't change them
 
     # --- shape check -----------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -220,7 +224,7 @@ class GAN(LightningModule):
         was_training = self.training
         self.eval()
         try:
-            fake_shape = tuple(self.netG(self._draw_latent(2 * self.pack)).shape[1:])
+            fake_shape = tuple(self.netG(self.draw_latent(2 * self.pack)).shape[1:])
             if fake_shape != data_shape:
                 raise ValueError(
                     f"netG makes samples of shape {fake_shape} but the data has shape {data_shape}: "
@@ -302,7 +306,7 @@ class GAN(LightningModule):
         real = real[:n]
         if self.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
-        z = self.sample_latent(n)
+        z = self.draw_latent(n)
         fake = self.netG(z)
 
         # (1) D step: maximise log D(x) + log(1 - D(G(z))) on real and detached fakes.

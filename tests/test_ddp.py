@@ -23,7 +23,7 @@ class SaveRankState(Callback):
             "netG": pl_module.netG.state_dict(),
             "fixed_noise": pl_module.fixed_noise,
             "step": trainer.global_step,
-            "z": pl_module.sample_latent(4),  # each rank's own random stream
+            "z": pl_module.draw_latent(4),  # each rank's own random stream
         }
         torch.save(state, self.out / f"rank{trainer.global_rank}.pt")
 

@@ -133,9 +133,9 @@ def test_step_values_reach_the_logger_on_its_schedule_and_callbacks_every_batch(
 def test_latent_distribution_and_fixed_noise():
     gan = toy_gan(latent_std=0.1)
     torch.manual_seed(0)
-    z = gan.sample_latent(20000)
+    z = gan.draw_latent(20000)
     assert z.std().item() == pytest.approx(0.1, rel=0.03)
-    uni = toy_gan(latent_distribution="uniform").sample_latent(20000)
+    uni = toy_gan(latent_distribution="uniform").draw_latent(20000)
     assert uni.min() >= -1 and uni.max() <= 1 and uni.std().item() == pytest.approx(1 / 3**0.5, rel=0.03)
     # The fixed noise does not depend on the global seed, and is a checkpointed buffer.
     torch.manual_seed(1)

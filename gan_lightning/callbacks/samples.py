@@ -41,14 +41,7 @@ class SampleGrid(Callback):
     @torch.no_grad()
     def draw(self, pl_module: LightningModule) -> np.ndarray:
         """The (H, W, 3) uint8 grid of G(fixed_noise), with G in eval mode and restored after."""
-        net = pl_module.sampling_generator
-        was_training = net.training
-        net.eval()
-        try:
-            samples = net(pl_module.fixed_noise)
-        finally:
-            net.train(was_training)
-        return samples_to_image(samples, self.nrow)
+        return samples_to_image(pl_module.generate(pl_module.fixed_noise), self.nrow)
 
     def log_grid(self, trainer: Trainer, pl_module: LightningModule) -> Path | None:
         """Draw and log one grid (rank 0 only); return the PNG written, if any."""

@@ -3,8 +3,8 @@
 Shared by the metrics callback (during training, on every rank) and ``gan-lightning evaluate``
 (one process). Real features are extracted once per (data set, split, extractor, sample count):
 kept in memory, and on disk under ``cache_dir`` so that later runs and ``evaluate`` skip the
-real data entirely. Fakes come from ``GAN.sampling_generator`` (the EMA G when there is one) in
-eval mode, without gradients, in batches, from latents drawn with a fixed seed, so successive
+real data entirely. Fakes come from ``GAN.generate`` (the EMA G when there is one, in
+eval mode, without gradients, in batches), from latents drawn with a fixed seed, so successive
 evaluations compare the same z and every rank makes its own slice of the same sample set.
 """
 
@@ -144,14 +144,8 @@ class GANEvaluator:
     @torch.no_grad()
     def fake_features(self, gan: GAN, rank: int = 0, world_size: int = 1) -> Tensor:
         """This rank's slice of the features of ``num_samples`` fakes from the seeded latents."""
-        z = gan._draw_latent(self.num_samples, torch.Generator().manual_seed(self.seed))[rank::world_size]
-        net = gan.sampling_generator
-        was_training = net.training
-        net.eval()
-        try:
-            return torch.cat([self.extractor(net(chunk.to(gan.device))) for chunk in z.split(self.batch_size)])
-        finally:
-            net.train(was_training)
+        z = gan.draw_latent(self.num_samples, torch.Generator().manual_seed(self.seed))[rank::world_size]
+        return self.extract(gan.generate(z, self.batch_size))
 
     def evaluate(self, gan: GAN, dataset: Dataset, key: str, split: str = "train", rank: int = 0, world_size: int = 1) -> dict[str, float]:
         """{metric name: value}. Under DDP every rank calls this; torchmetrics syncs the states."""
