@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from gan_lightning.callbacks.samples import SampleGrid
 from gan_lightning.cli import cli_main
 from gan_lightning.data import load_shipped_digits
-from gan_lightning.module import dcgan_init
+from gan_lightning.networks.init import dcgan_init
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.visualize import image_grid
 

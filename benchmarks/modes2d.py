@@ -31,7 +31,7 @@ DATA = {"ring": "ring8", "grid": "grid25"}
 # Each remedy alone on top of the plain config, as config overrides.
 REMEDIES: dict[str, list[str]] = {
     "plain": [],
-    "pack2": ["--model.pack", "2", "--model.netD.init_args.pack", "2"],
+    "pack2": ["--model.netD.init_args.pack", "2"],
     "minibatch_std": ["--model.netD.init_args.minibatch_std", "true"],
     "spectral_norm": ["--model.spectral_norm", "true"],
     "wgan_gp": ["--model.loss", "wasserstein", "--model.gp_weight", "10"],

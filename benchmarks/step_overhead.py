@@ -78,7 +78,7 @@ def _optimizer(spec: dict) -> Callable:
 
 def run_raw(case: str, steps: int, warmup: int, device: str, precision: str, compile_: bool) -> tuple[float, float]:
     """The seed loop; (wall, CPU) seconds per iteration over the iterations after ``warmup``."""
-    from gan_lightning.module import dcgan_init
+    from gan_lightning.networks.init import dcgan_init
 
     netG, netD, model, data, batch = case_setup(case)
     if model.get("weight_init") == "dcgan":

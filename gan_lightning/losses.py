@@ -1,102 +1,149 @@
-"""Adversarial objectives, each a (D loss, G loss) pair on raw discriminator outputs.
+"""Adversarial objectives: each a D loss and a G loss on raw discriminator outputs.
 
-Every function takes the discriminator's raw output (a logit, a critic score or an energy),
-never a probability: ``softplus`` gives the numerically stable form of
-``BCELoss(Sigmoid(x))``, so no Sigmoid + BCELoss appears anywhere.
+Every loss takes the discriminator's raw outputs (logits, critic scores or energies), never
+probabilities: ``softplus`` gives the numerically stable form of ``BCELoss(Sigmoid(x))``.
+Both losses receive D's outputs on the real batch and on the fakes, so that losses which
+compare the two (RaGAN) need nothing from the module. In the G step, ``d_real`` is the value
+the D step computed on this batch (detached: G's gradient never flows through D(x)).
 
-To add an objective, write its two functions and add one line to ``OBJECTIVES``.
+An objective is chosen in YAML by name (``model.loss: hinge``) or by class, which is how a
+loss brings its own hyperparameters and how a fork adds one without editing this package::
+
+    model:
+      loss:
+        class_path: gan_lightning.losses.EnergyLoss   # or my_project.losses.MyLoss
+        init_args: {margin: 10.0}
+
+To add an objective: subclass ``Objective`` and, to give it a short name, add it to ``LOSSES``.
 """
-
-from dataclasses import dataclass
-from typing import Callable, Literal, get_args
 
 import torch.nn.functional as F
 from torch import Tensor
 
-LossName = Literal["minimax", "non_saturating", "lsgan", "hinge", "wasserstein", "energy"]
+
+class Objective:
+    """A D loss and a G loss. ``output_is_logit``: sigmoid(D output) is D's probability "real"."""
+
+    output_is_logit: bool = False
+
+    def d_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, d_fake: Tensor, d_real: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
 
-# --- binary cross-entropy (the seeds' game) -------------------------------------------------
-def bce_d_loss(real: Tensor, fake: Tensor) -> Tensor:
+def bce_d_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
     """-log D(x) - log(1 - D(G(z))): real labelled 1, fake labelled 0, as in the seed loop."""
-    return F.softplus(-real).mean() + F.softplus(fake).mean()
+    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
 
 
-def minimax_g_loss(fake: Tensor) -> Tensor:
-    """log(1 - D(G(z))), the saturating loss of the original game.
+class MinimaxLoss(Objective):
+    """The original game: G minimises log(1 - D(G(z))).
 
     Its gradient vanishes once D confidently rejects the fakes; kept to show that pitfall.
     """
-    return -F.softplus(fake).mean()
+
+    output_is_logit = True
+
+    def d_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        return bce_d_loss(d_real, d_fake)
+
+    def g_loss(self, d_fake: Tensor, d_real: Tensor) -> Tensor:
+        return -F.softplus(d_fake).mean()
 
 
-def non_saturating_g_loss(fake: Tensor) -> Tensor:
-    """-log D(G(z)): the fakes labelled real, the seed loop's G loss."""
-    return F.softplus(-fake).mean()
+class NonSaturatingLoss(MinimaxLoss):
+    """The seed loop's G loss, -log D(G(z)): the fakes labelled real."""
+
+    def g_loss(self, d_fake: Tensor, d_real: Tensor) -> Tensor:
+        return F.softplus(-d_fake).mean()
 
 
-# --- least squares (LSGAN, seed 002's "L2 loss") ---------------------------------------------
-def lsgan_d_loss(real: Tensor, fake: Tensor) -> Tensor:
-    """0.5 (D(x) - 1)^2 + 0.5 D(G(z))^2 (Mao et al., targets a=0, b=1)."""
-    return 0.5 * (real - 1).pow(2).mean() + 0.5 * fake.pow(2).mean()
+class LSGANLoss(Objective):
+    """Least squares (Mao et al.; seed 002's "L2 loss"), targets a=0, b=1, c=1:
+    D: 0.5 (D(x) - 1)^2 + 0.5 D(G(z))^2; G: 0.5 (D(G(z)) - 1)^2."""
+
+    def d_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        return 0.5 * (d_real - 1).pow(2).mean() + 0.5 * d_fake.pow(2).mean()
+
+    def g_loss(self, d_fake: Tensor, d_real: Tensor) -> Tensor:
+        return 0.5 * (d_fake - 1).pow(2).mean()
 
 
-def lsgan_g_loss(fake: Tensor) -> Tensor:
-    """0.5 (D(G(z)) - 1)^2 (target c=1)."""
-    return 0.5 * (fake - 1).pow(2).mean()
+class HingeLoss(Objective):
+    """Hinge (SNGAN, BigGAN): D: [1 - D(x)]^+ + [1 + D(G(z))]^+; G: -D(G(z))."""
+
+    def d_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+
+    def g_loss(self, d_fake: Tensor, d_real: Tensor) -> Tensor:
+        return -d_fake.mean()
 
 
-# --- hinge (SNGAN, BigGAN) -------------------------------------------------------------------
-def hinge_d_loss(real: Tensor, fake: Tensor) -> Tensor:
-    """[1 - D(x)]^+ + [1 + D(G(z))]^+."""
-    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+class WassersteinLoss(HingeLoss):
+    """WGAN: D minimises D(G(z)) - D(x), the negated Kantorovich-Rubinstein estimate; G: -D(G(z)).
+    Needs a Lipschitz critic: ``model.gp_weight: 10`` (WGAN-GP) or spectral norm."""
+
+    def d_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        return d_fake.mean() - d_real.mean()
 
 
-def critic_g_loss(fake: Tensor) -> Tensor:
-    """-D(G(z)): G raises the critic's score of its samples (hinge and Wasserstein)."""
-    return -fake.mean()
+class EnergyLoss(Objective):
+    """EBGAN's margin loss (seeds 000 and 004) on a non-negative cost C:
+    D: C(x) + [m - C(G(z))]^+ (low energy on data, at least ``margin`` on fakes); G: C(G(z))."""
+
+    def __init__(self, margin: float = 1.0) -> None:
+        if margin <= 0:
+            raise ValueError(f"EnergyLoss margin must be > 0, got {margin}.")
+        self.margin = margin
+
+    def d_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        return d_real.mean() + F.relu(self.margin - d_fake).mean()
+
+    def g_loss(self, d_fake: Tensor, d_real: Tensor) -> Tensor:
+        return d_fake.mean()
 
 
-# --- Wasserstein (WGAN; add a gradient penalty from regularizers.py) --------------------------
-def wasserstein_d_loss(real: Tensor, fake: Tensor) -> Tensor:
-    """D(G(z)) - D(x): the negated Kantorovich-Rubinstein estimate."""
-    return fake.mean() - real.mean()
+class RelativisticAverageLoss(Objective):
+    """RaGAN (Jolicoeur-Martineau 2018), BCE form: D judges whether a real sample looks more real
+    than the average fake, and G gets gradients from both sides of that comparison:
+    D: -log σ(D(x) - E D(G(z))) - log(1 - σ(D(G(z)) - E D(x)));
+    G: -log σ(D(G(z)) - E D(x)) - log(1 - σ(D(x) - E D(G(z)))).
+
+    In the G step, D(x) is the D step's value (before D's update; the paper recomputes it with
+    the updated D, which costs one more D forward per batch).
+    """
+
+    def d_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        return F.softplus(-(d_real - d_fake.mean())).mean() + F.softplus(d_fake - d_real.mean()).mean()
+
+    def g_loss(self, d_fake: Tensor, d_real: Tensor) -> Tensor:
+        return self.d_loss(d_fake, d_real)  # the same game with the roles swapped
 
 
-# --- energy-based margin loss (EBGAN, seeds 000 and 004) -------------------------------------
-def energy_d_loss(real: Tensor, fake: Tensor, margin: float) -> Tensor:
-    """C(x) + [m - C(G(z))]^+: low energy on real data, at least m on fakes."""
-    return real.mean() + F.relu(margin - fake).mean()
-
-
-def energy_g_loss(fake: Tensor) -> Tensor:
-    """C(G(z)): G lowers the energy of its samples."""
-    return fake.mean()
-
-
-@dataclass(frozen=True)
-class Objective:
-    """A D loss, a G loss, and whether D's output is a logit (so sigmoid gives D(x))."""
-
-    d_loss: Callable[..., Tensor]
-    g_loss: Callable[[Tensor], Tensor]
-    output_is_logit: bool
-
-
-OBJECTIVES: dict[str, Objective] = {
-    "minimax": Objective(bce_d_loss, minimax_g_loss, output_is_logit=True),
-    "non_saturating": Objective(bce_d_loss, non_saturating_g_loss, output_is_logit=True),
-    "lsgan": Objective(lsgan_d_loss, lsgan_g_loss, output_is_logit=False),
-    "hinge": Objective(hinge_d_loss, critic_g_loss, output_is_logit=False),
-    "wasserstein": Objective(wasserstein_d_loss, critic_g_loss, output_is_logit=False),
-    "energy": Objective(energy_d_loss, energy_g_loss, output_is_logit=False),
+LOSSES: dict[str, type[Objective]] = {
+    "minimax": MinimaxLoss,
+    "non_saturating": NonSaturatingLoss,
+    "lsgan": LSGANLoss,
+    "hinge": HingeLoss,
+    "wasserstein": WassersteinLoss,
+    "energy": EnergyLoss,
+    "ragan": RelativisticAverageLoss,
 }
-assert set(OBJECTIVES) == set(get_args(LossName)), "LossName and OBJECTIVES must list the same names"
 
 
-def get_objective(name: str) -> Objective:
-    """Look an objective up by name, with an error that lists the valid names."""
-    if name not in OBJECTIVES:
-        raise ValueError(f"Unknown loss {name!r}. Valid names: {', '.join(OBJECTIVES)}.")
-    return OBJECTIVES[name]
+def get_objective(loss: str | Objective) -> Objective:
+    """An objective from its short name (default hyperparameters) or as given."""
+    if isinstance(loss, Objective):
+        return loss
+    if loss not in LOSSES:
+        raise ValueError(
+            f"Unknown loss {loss!r}. Valid names: {', '.join(LOSSES)}; or give a class: "
+            "loss: {class_path: my_module.MyLoss, init_args: {...}} (a gan_lightning.losses.Objective)."
+        )
+    return LOSSES[loss]()
 

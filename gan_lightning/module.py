@@ -15,60 +15,33 @@ import math
 from typing import Literal
 
 import torch
-from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm as add_spectral_norm
 from torch.optim.lr_scheduler import LambdaLR
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from gan_lightning.losses import LossName, get_objective
+from gan_lightning.losses import Objective, get_objective
+from gan_lightning.lr_schedule import linear_decay, training_progress
+from gan_lightning.networks.init import add_spectral_norm, dcgan_init
 from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, r1_penalty
 from gan_lightning.rng import collect_rng_states, restore_rng_states
-
-
-def dcgan_init(module: nn.Module) -> None:
-    """DCGAN weight init: conv/linear weights N(0, 0.02), BatchNorm weights N(1, 0.02), bias 0."""
-    name = type(module).__name__
-    if "Conv" in name or name == "Linear":
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif "BatchNorm" in name and module.weight is not None:
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
-
-
-def logs_this_batch(trainer: Trainer) -> bool:
-    """Whether the loggers write this training batch's step values: the first batch (so the
-    progress bar has numbers at once) and every ``trainer.log_every_n_steps``-th, Lightning's own
-    schedule, counted in batches.
-
-    The batches in between skip ``self.log``: each call costs Lightning's result bookkeeping,
-    about 0.3 ms per value on a CPU, so the step's five values cost more than a 2-D GAN's whole
-    step (benchmarks/step_overhead.py). A value logged on any other batch would never reach a
-    logger anyway; the progress bar shows the last logged one.
-    """
-    if trainer.fast_dev_run:
-        return True
-    batch = trainer.fit_loop.total_batch_idx
-    every = trainer.log_every_n_steps
-    return batch == 0 or (every > 0 and (batch + 1) % every == 0)
+from gan_lightning.shape_check import check_networks_fit
+from gan_lightning.step_logging import EpochMeans, logs_this_batch
 
 
 class GAN(LightningModule):
     """A generator and a discriminator trained against each other.
 
     Args:
-        netG: the generator; must have an int attribute ``latent_dim`` and map
-            (N, latent_dim) to (N, *sample_shape).
-        netD: the discriminator (or critic, or cost network); maps (N, *sample_shape) to N raw
-            outputs (logits for the BCE losses, scores or energies for the others).
+        netG: the generator; has an int ``latent_dim`` and maps (N, latent_dim) to (N, *shape).
+        netD: the discriminator (critic, cost network): (N, *shape) to N raw outputs (logits,
+            scores or energies); its ``pack`` attribute, if any, sets PacGAN packing.
         optimizer_G: optimizer for netG's parameters, e.g. Adam(lr=2e-4, betas=(0.5, 0.999)).
         optimizer_D: optimizer for netD's parameters.
-        loss: adversarial objective, one of gan_lightning.losses.OBJECTIVES.
-        energy_margin: margin m of the energy loss (EBGAN), ignored by the other losses.
+        loss: adversarial objective: a name in gan_lightning.losses.LOSSES, or an ``Objective``
+            (in YAML a class_path with init_args, e.g. EnergyLoss with its margin).
         n_critic: D steps per G step; each D step takes a new real batch.
         latent_distribution: "normal" draws z ~ N(0, latent_std^2), "uniform" z ~ U(-1, 1).
         latent_std: standard deviation of a normal latent (seed 002 uses 0.1).
@@ -78,12 +51,8 @@ class GAN(LightningModule):
         r1_weight: weight of the R1 penalty on D's gradient at real data (0 turns it off).
         mode_seeking_weight: weight of the mode-seeking penalty on G, which punishes G for
             giving the same output for different inputs (0 turns it off).
-        pack: PacGAN packing degree: D judges ``pack`` samples at once (netD must take
-            ``pack`` times the sample's first dimension). 1 is a plain GAN.
-        ema_decay: if set, keep an exponential moving average of netG's weights
-            (``torch.optim.swa_utils.AveragedModel``) and sample from it.
-        spectral_norm: constrain every Linear/Conv layer of netD to spectral norm 1
-            (``torch.nn.utils.parametrizations.spectral_norm``, Miyato et al. 2018).
+        ema_decay: if set, sample from an exponential moving average of netG's weights.
+        spectral_norm: constrain every Linear/Conv layer of netD to spectral norm 1.
         lr_decay_start: fraction of training after which both learning rates decay linearly
             to zero at the end (0.5: constant for the first half); 1.0 keeps them constant.
         num_fixed_samples: size of the fixed noise batch used for progress grids.
@@ -101,8 +70,7 @@ class GAN(LightningModule):
         netD: nn.Module,
         optimizer_G: OptimizerCallable = torch.optim.Adam,
         optimizer_D: OptimizerCallable = torch.optim.Adam,
-        loss: LossName = "non_saturating",
-        energy_margin: float = 1.0,
+        loss: str | Objective = "non_saturating",
         n_critic: int = 1,
         latent_distribution: Literal["normal", "uniform"] = "normal",
         latent_std: float = 1.0,
@@ -110,7 +78,6 @@ class GAN(LightningModule):
         gp_weight: float = 0.0,
         r1_weight: float = 0.0,
         mode_seeking_weight: float = 0.0,
-        pack: int = 1,
         ema_decay: float | None = None,
         spectral_norm: bool = False,
         lr_decay_start: float = 1.0,
@@ -124,13 +91,13 @@ class GAN(LightningModule):
             raise ValueError(
                 f"netG ({type(netG).__name__}) needs an int attribute `latent_dim`, the size of z."
             )
-        if n_critic < 1 or pack < 1:
-            raise ValueError(f"n_critic and pack must be >= 1, got n_critic={n_critic}, pack={pack}.")
+        if n_critic < 1:
+            raise ValueError(f"n_critic must be >= 1, got {n_critic}.")
         # Under LightningCLI the hparams are the config (class_path/init_args of the networks and
         # optimizers), which load_from_checkpoint uses to rebuild the model. Built in Python, the
         # networks are objects that cannot go into a weights_only checkpoint, so leave them out.
         built_by_cli = _given_hyperparameters.get() is not None
-        self.save_hyperparameters(ignore=None if built_by_cli else ["netG", "netD", "optimizer_G", "optimizer_D"])
+        self.save_hyperparameters(ignore=None if built_by_cli else ["netG", "netD", "optimizer_G", "optimizer_D", "loss"])
         self.automatic_optimization = False
         self.netG = netG
         self.netD = netD
@@ -138,14 +105,10 @@ class GAN(LightningModule):
             self.netG.apply(dcgan_init)
             self.netD.apply(dcgan_init)
         if spectral_norm:  # after the init, which writes the unconstrained weights
-            for layer in list(self.netD.modules()):
-                if isinstance(layer, (nn.Linear, nn.modules.conv._ConvNd)):
-                    add_spectral_norm(layer)
+            add_spectral_norm(self.netD)
         self.optimizer_G = optimizer_G
         self.optimizer_D = optimizer_D
         self.objective = get_objective(loss)
-        self.loss_name = loss
-        self.energy_margin = energy_margin
         self.n_critic = n_critic
         self.latent_dim: int = netG.latent_dim
         self.latent_distribution = latent_distribution
@@ -153,7 +116,8 @@ class GAN(LightningModule):
         self.gp_weight = gp_weight
         self.r1_weight = r1_weight
         self.mode_seeking_weight = mode_seeking_weight
-        self.pack = pack
+        # PacGAN: D judges `pack` samples at once; netD is built for it (and says so), so it is set there.
+        self.pack: int = getattr(netD, "pack", 1)
         self.ema_decay = ema_decay
         if not 0.0 <= lr_decay_start <= 1.0:
             raise ValueError(f"lr_decay_start is a fraction of training in [0, 1], got {lr_decay_start}.")
@@ -169,7 +133,7 @@ class GAN(LightningModule):
         # Names of the seed loop's statistics: probabilities for logit losses, raw values otherwise.
         suffix = "" if self.objective.output_is_logit else "_raw"
         self.stat_names = {k: f"{k}{suffix}" for k in ("D_x", "D_G_z1", "D_G_z2")}
-        self._epoch_sums: dict[str, tuple[Tensor | float, int]] = {}  # loss name: (sum, count)
+        self.epoch_means = EpochMeans(("loss_D", "loss_G"))
         self.channels_last = channels_last
         if channels_last:
             self.netG.to(memory_format=torch.channels_last)
@@ -210,42 +174,12 @@ class GAN(LightningModule):
         """n samples in data space from fresh latents (``draw_latent``), through ``generate``."""
         return self.generate(self.draw_latent(n, generator), batch_size)  # z drawn at once: batch_size can't change them
 
-    # --- shape check -----------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         """Check that netG makes, and netD takes, the datamodule's sample shape before training."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         shape = getattr(datamodule, "sample_shape", None)
         if shape is not None:
-            self.check_shapes(tuple(shape))
-
-    @torch.no_grad()
-    def check_shapes(self, data_shape: tuple[int, ...]) -> None:
-        """Raise a ValueError naming both shapes if the networks do not fit the data."""
-        was_training = self.training
-        self.eval()
-        try:
-            fake_shape = tuple(self.netG(self.draw_latent(2 * self.pack)).shape[1:])
-            if fake_shape != data_shape:
-                raise ValueError(
-                    f"netG makes samples of shape {fake_shape} but the data has shape {data_shape}: "
-                    "set the generator's output size/channels to match the datamodule."
-                )
-            x = torch.zeros(2 * self.pack, *data_shape, device=self.device)
-            try:
-                out = self.discriminate(x)
-            except RuntimeError as err:
-                raise ValueError(
-                    f"netD cannot take samples of shape {data_shape}"
-                    f"{f' packed by {self.pack}' if self.pack > 1 else ''}: {err}. "
-                    "Set the discriminator's input size/channels to match the datamodule."
-                ) from None
-            if out.shape != (2,):
-                raise ValueError(
-                    f"netD must give one output per sample (shape (N,) or (N, 1)); for a batch of "
-                    f"{2 * self.pack} samples of shape {data_shape} it gave {tuple(out.shape)}."
-                )
-        finally:
-            self.train(was_training)
+            check_networks_fit(self, tuple(shape))
 
     def discriminate(self, x: Tensor) -> Tensor:
         """netD's raw outputs, one per sample (or one per pack of ``pack`` samples)."""
@@ -261,45 +195,35 @@ class GAN(LightningModule):
         return optimizers, [LambdaLR(opt, lambda _: self.lr_factor()) for opt in optimizers]
 
     def lr_factor(self) -> float:
-        """The learning-rate multiplier now: 1, then linear decay to 0 after ``lr_decay_start``."""
+        """The learning-rate multiplier now (``gan_lightning.lr_schedule``)."""
         if self.lr_decay_start >= 1.0 or self._trainer is None:
             return 1.0
-        trainer = self.trainer
-        if trainer.max_steps > 0:  # optimizer steps, both networks counted
-            progress = trainer.global_step / trainer.max_steps
-        else:
-            progress = trainer.fit_loop.total_batch_idx / (trainer.max_epochs * trainer.num_training_batches)
-        return min(1.0, max(0.0, (1.0 - progress) / (1.0 - self.lr_decay_start)))
+        return linear_decay(training_progress(self.trainer), self.lr_decay_start)
 
     def d_loss(self, real: Tensor, fake: Tensor, d_real: Tensor, d_fake: Tensor) -> Tensor:
         """The objective's D loss plus the configured regularizers on D."""
-        if self.loss_name == "energy":
-            loss = self.objective.d_loss(d_real, d_fake, self.energy_margin)
-        else:
-            loss = self.objective.d_loss(d_real, d_fake)
+        loss = self.objective.d_loss(d_real, d_fake)
         if self.gp_weight > 0:
             loss = loss + self.gp_weight * gradient_penalty(self.discriminate, real, fake)
         if self.r1_weight > 0:
             loss = loss + self.r1_weight * r1_penalty(self.discriminate, real)
         return loss
 
-    def g_loss(self, z: Tensor, fake: Tensor, d_fake: Tensor) -> Tensor:
+    def g_loss(self, z: Tensor, fake: Tensor, d_fake: Tensor, d_real: Tensor) -> Tensor:
         """The objective's G loss plus the mode-seeking penalty when configured."""
-        loss = self.objective.g_loss(d_fake)
+        loss = self.objective.g_loss(d_fake, d_real)
         if self.mode_seeking_weight > 0:
             loss = loss + self.mode_seeking_weight * mode_seeking_penalty(z, fake)
         return loss
 
     def _stat(self, raw: Tensor) -> Tensor:
+        """The seed loop's D(x) / D(G(z)): a mean probability for logit losses, else the raw mean."""
         raw = raw.detach()
         return (torch.sigmoid(raw) if self.objective.output_is_logit else raw).mean()
 
     def training_step(self, batch: Tensor | list[Tensor], batch_idx: int) -> dict[str, Tensor]:
-        """One D step and (every ``n_critic`` batches) one G step; returns the batch's statistics.
-
-        Callbacks get the statistics of every batch as ``outputs`` in ``on_train_batch_end``;
-        ``self.log`` sees them only on the batches the loggers write (see ``logs_this_batch``).
-        """
+        """One D step and (every ``n_critic`` batches) one G step; returns the batch's statistics,
+        which callbacks get as ``outputs`` every batch and the loggers on their batches only."""
         real = batch[0] if isinstance(batch, (list, tuple)) else batch
         opt_G, opt_D = self.optimizers()
         n = real.shape[0] - real.shape[0] % self.pack
@@ -328,7 +252,7 @@ class GAN(LightningModule):
         if (batch_idx + 1) % self.n_critic == 0:
             with self.toggled_optimizer(opt_G):
                 d_fake_after = self.discriminate(fake)
-                loss_G = self.g_loss(z, fake, d_fake_after)
+                loss_G = self.g_loss(z, fake, d_fake_after, d_real.detach())
                 self.check_finite({"loss_G": loss_G})
                 opt_G.zero_grad(set_to_none=True)
                 self.manual_backward(loss_G)
@@ -341,23 +265,13 @@ class GAN(LightningModule):
             scheduler.step()
         if logs_this_batch(self.trainer):
             self.log_dict(stats, prog_bar=True)
-        for k in ("loss_D", "loss_G"):  # summed here, logged once per epoch: see on_train_epoch_end
-            if k in stats:
-                total, count = self._epoch_sums.get(k, (0.0, 0))
-                self._epoch_sums[k] = (total + stats[k], count + 1)
+        self.epoch_means.add(stats)  # logged once per epoch: see on_train_epoch_end
         return stats
 
     def on_train_epoch_end(self) -> None:
-        """Log the epoch means of the losses, reduced over all ranks once per epoch.
-
-        Per-step values are rank 0's (an all-reduce every step would cost speed under DDP). The
-        sums are kept here rather than with ``self.log(on_epoch=True)`` because each ``self.log``
-        call costs Lightning's result bookkeeping, several times a small GAN's own step on a
-        CPU. After a mid-epoch resume the mean covers the batches since the resume.
-        """
-        means = {f"{k}_epoch": total / count for k, (total, count) in self._epoch_sums.items()}
-        self.log_dict(means, sync_dist=True)
-        self._epoch_sums.clear()
+        """Log the epoch means of the losses, reduced over all ranks once per epoch (per-step
+        values are rank 0's: an all-reduce every step would cost speed under DDP)."""
+        self.log_dict(self.epoch_means.pop(), sync_dist=True)
 
     def check_finite(self, stats: dict[str, Tensor]) -> None:
         """Stop at the first NaN or inf loss, naming the step, before it reaches a checkpoint."""
@@ -370,12 +284,8 @@ class GAN(LightningModule):
                 )
 
     def on_train_start(self) -> None:
-        """Under DDP, give each rank its own random stream, so that ranks draw different z.
-
-        ``seed_everything`` seeds every rank alike; without this each rank would generate the
-        same fakes each step and the effective fake batch would not grow with the world size.
-        The offset is derived from the (shared, possibly restored) state, so it is reproducible.
-        """
+        """Under DDP, give each rank its own random stream (``seed_everything`` seeds all alike,
+        so every rank would make the same fakes); derived from the shared state: reproducible."""
         if self.trainer.world_size > 1:
             base = int(torch.randint(0, 2**31 - 1, (1,)).item())
             torch.manual_seed(base + self.global_rank)

@@ -13,7 +13,7 @@ def toy_gan(**kwargs) -> GAN:
     kwargs.setdefault("optimizer_G", lambda p: torch.optim.Adam(p, lr=1e-3))
     kwargs.setdefault("optimizer_D", lambda p: torch.optim.Adam(p, lr=1e-3))
     netG = kwargs.pop("netG", None) or MLPGenerator(latent_dim=2, out_shape=[2], hidden=[8])
-    netD = kwargs.pop("netD", None) or MLPDiscriminator(in_shape=[2], hidden=[5, 3], pack=kwargs.get("pack", 1))
+    netD = kwargs.pop("netD", None) or MLPDiscriminator(in_shape=[2], hidden=[5, 3], pack=kwargs.pop("pack", 1))
     return GAN(netG, netD, **kwargs)
 
 

@@ -4,20 +4,34 @@ import pytest
 import torch
 from lightning.pytorch import seed_everything
 
-from gan_lightning.networks import MLPDiscriminator
+from gan_lightning.module import GAN
+from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator
 from gan_lightning.networks.layers import MinibatchStdDev
 from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, r1_penalty
 from tests.helpers import quiet_trainer, toy_data, toy_gan
 
 
-def test_packing_widens_d_input_and_packs_samples():
+def test_packing_is_read_from_netd_and_packs_consecutive_samples():
     assert MLPDiscriminator(in_shape=[2], hidden=[8], pack=4).net[1].in_features == 8
     gan = toy_gan(pack=4)
-    assert gan.discriminate(torch.randn(12, 2)).shape == (3,)
+    assert gan.pack == 4 and toy_gan().pack == 1
+    x = torch.randn(12, 2)
+    out = gan.discriminate(x)
+    assert out.shape == (3,)
+    # the second output is D's judgement of samples 4..7 side by side, and of nothing else
+    assert torch.allclose(out[1], gan.netD(x[4:8].reshape(1, 8)).reshape(()))
     seed_everything(0)
     quiet_trainer(max_steps=4).fit(gan, toy_data())  # trains; the shape check passes at setup
-    with pytest.raises(ValueError, match="packed by 4"):
-        quiet_trainer(max_steps=1).fit(toy_gan(pack=4, netD=MLPDiscriminator(in_shape=[2])), toy_data())
+
+
+def test_packing_image_batches_stacks_samples_along_channels():
+    netD = DCGANDiscriminator(channels=1, image_size=16, ndf=4, pack=2)
+    gan = GAN(DCGANGenerator(latent_dim=8, channels=1, image_size=16, ngf=4), netD)
+    x = torch.randn(6, 1, 16, 16)
+    out = gan.eval().discriminate(x)
+    assert out.shape == (3,)
+    pair = torch.cat([x[2], x[3]], dim=0).unsqueeze(0)  # (1, 2, 16, 16): samples 2 and 3 as channels
+    assert torch.allclose(out[1], netD(pair).reshape(()), atol=1e-6)
 
 
 @pytest.mark.parametrize("penalty", ["gp", "r1"])
@@ -32,24 +46,38 @@ def test_gradient_penalties_are_nonzero_and_train_d(penalty):
     assert all(m.weight.grad.abs().sum() > 0 for m in netD.modules() if isinstance(m, torch.nn.Linear))
 
 
-def test_gp_weight_and_r1_weight_raise_d_loss():
-    torch.manual_seed(0)
+class LinearCritic(torch.nn.Module):
+    """D(x) = w . x with |w| = 2: its input gradient is w everywhere, so GP and R1 are known."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([1.2, -1.6]))  # |w| = sqrt(1.44 + 2.56) = 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.w
+
+
+def test_gradient_penalty_and_r1_on_a_linear_critic_have_their_closed_form():
+    critic = LinearCritic()
     real, fake = torch.randn(16, 2), torch.randn(16, 2)
-    plain = toy_gan(loss="wasserstein")
-    penalised = toy_gan(loss="wasserstein", gp_weight=10.0, r1_weight=1.0, netD=plain.netD)
-    d_real, d_fake = plain.discriminate(real), plain.discriminate(fake)
-    torch.manual_seed(1)
-    assert penalised.d_loss(real, fake, d_real, d_fake) > plain.d_loss(real, fake, d_real, d_fake)
+    assert gradient_penalty(critic, real, fake).item() == pytest.approx(1.0)  # (|w| - 1)^2
+    assert r1_penalty(critic, real).item() == pytest.approx(2.0)  # 0.5 |w|^2
+    # Through the module, each enters D's loss with its weight: wasserstein + 10 * 1 + 3 * 2.
+    plain = toy_gan(loss="wasserstein", netD=critic)
+    penalised = toy_gan(loss="wasserstein", gp_weight=10.0, r1_weight=3.0, netD=critic)
+    d_real, d_fake = critic(real), critic(fake)
+    gap = penalised.d_loss(real, fake, d_real, d_fake) - plain.d_loss(real, fake, d_real, d_fake)
+    assert gap.item() == pytest.approx(16.0, rel=1e-5)
 
 
-def test_mode_seeking_penalty_grows_as_outputs_collapse():
+def test_mode_seeking_penalty_is_the_inverse_output_to_latent_distance_ratio():
     z = torch.randn(64, 2)
-    spread = mode_seeking_penalty(z, 2 * z)
-    collapsed = mode_seeking_penalty(z, 0.01 * z)
-    assert collapsed > 10 * spread
-    gan = toy_gan(mode_seeking_weight=1.0)
-    fake = gan.netG(z)
-    assert gan.g_loss(z, fake, torch.zeros(64)) > toy_gan().g_loss(z, fake, torch.zeros(64))
+    assert mode_seeking_penalty(z, 2 * z).item() == pytest.approx(0.5, rel=1e-4)  # ratio 2
+    assert mode_seeking_penalty(z, 0.01 * z).item() == pytest.approx(100.0, rel=1e-3)  # collapsing: ratio 0.01
+    gan, plain = toy_gan(mode_seeking_weight=3.0), toy_gan()
+    fake, d = gan.netG(z), torch.zeros(64)
+    gap = gan.g_loss(z, fake, d, d) - plain.g_loss(z, fake, d, d)
+    assert gap.item() == pytest.approx(3.0 * mode_seeking_penalty(z, fake).item(), rel=1e-5)
 
 
 def test_ema_generator_differs_from_g_and_moves_towards_it():

@@ -21,7 +21,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_warn
 
-from gan_lightning.module import logs_this_batch
+from gan_lightning.step_logging import logs_this_batch
 
 
 def warn_once(fired: set[str], pitfall: str, message: str) -> None:

@@ -85,8 +85,8 @@ class ModeCoverage(PeriodicSampleCheck):
                 self.fired,
                 "mode collapse",
                 f"G covers {stats.modes_covered} of {len(self.modes)} modes, diversity "
-                f"{metrics['diversity']:.2f} of the data's. Remedies: PacGAN packing (model.pack and "
-                "netD pack: 2-4), netD minibatch_std: true, model.mode_seeking_weight > 0; see configs/ring8.yaml.",
+                f"{metrics['diversity']:.2f} of the data's. Remedies: PacGAN packing (netD "
+                "pack: 2-4), netD minibatch_std: true, model.mode_seeking_weight > 0; see configs/ring8.yaml.",
             )
         if self.plot and trainer.is_global_zero:
             self.draw(trainer, real, fake)

@@ -87,12 +87,13 @@ class DCGANDiscriminator(nn.Module):
         channels: image channels (nc).
         image_size: side of the square images, e.g. 28, 32 or 64.
         ndf: width of the first layer; later layers double it.
-        pack: PacGAN packing degree; D then takes ``channels * pack`` channels. Must equal the
-            GAN module's ``pack``.
+        pack: PacGAN packing degree; D then takes ``channels * pack`` channels (the GAN
+            module reads it from here).
     """
 
     def __init__(self, channels: int = 3, image_size: int = 64, ndf: int = 64, pack: int = 1) -> None:
         super().__init__()
+        self.pack = pack  # the GAN module reads it
         self.in_shape = (channels * pack, image_size, image_size)
         self.main = dcgan_encoder(channels * pack, image_size, ndf, 1)
 

@@ -74,7 +74,7 @@ class MLPDiscriminator(nn.Module):
             concatenated along the first dimension, so in_shape[0] is multiplied by ``pack``.
         hidden: widths of the hidden layers (seed 003: [5, 3]; seed 002: [200]).
         activation: hidden activation.
-        pack: PacGAN packing degree; must equal the GAN module's ``pack``.
+        pack: PacGAN packing degree (the GAN module reads it from here).
         leaky_slope: negative slope when activation is "leaky_relu".
         minibatch_std: append the batch's standard deviation as a feature before the last
             Linear (``MinibatchStdDev``), a remedy for mode collapse.
@@ -90,6 +90,7 @@ class MLPDiscriminator(nn.Module):
         minibatch_std: bool = False,
     ) -> None:
         super().__init__()
+        self.pack = pack  # the GAN module reads it
         sizes = [math.prod(in_shape) * pack, *hidden, 1]
         layers = _mlp(sizes, activation, False, leaky_slope)
         if minibatch_std:

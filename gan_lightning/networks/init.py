@@ -1,0 +1,28 @@
+"""Weight initialisation schemes chosen by name in the GAN module (``model.weight_init``)."""
+
+from torch import nn
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN weight init: conv/linear weights N(0, 0.02), BatchNorm weights N(1, 0.02), bias 0.
+
+    Apply with ``net.apply(dcgan_init)``, as the seed loop does with its ``weights_init``.
+    """
+    name = type(module).__name__
+    if "Conv" in name or name == "Linear":
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif "BatchNorm" in name and module.weight is not None:
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def add_spectral_norm(net: nn.Module) -> nn.Module:
+    """Constrain every Linear/Conv layer of ``net`` to spectral norm 1 (Miyato et al. 2018), in
+    place, through ``torch.nn.utils.parametrizations.spectral_norm``. Apply after any
+    initialisation, which writes the unconstrained weights."""
+    for layer in list(net.modules()):
+        if isinstance(layer, (nn.Linear, nn.modules.conv._ConvNd)):
+            nn.utils.parametrizations.spectral_norm(layer)
+    return net
