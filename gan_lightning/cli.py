@@ -3,6 +3,8 @@ plus ``gan-lightning sample`` (and ``evaluate``), which are not Trainer methods 
 dispatched here before the LightningCLI sees the arguments."""
 
 import argparse
+import importlib
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
 import yaml
+from jsonargparse import Namespace
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, SaveConfigCallback
 from PIL import Image
 
@@ -18,6 +21,12 @@ from gan_lightning.callbacks.interrupt import InterruptCheckpoint
 from gan_lightning.module import GAN
 
 PROGRESS_BAR_REFRESH = 20  # batches per progress-bar refresh under `gan-lightning fit`
+# What every experiment shares (logger, checkpoints, trainer settings), read before the --config
+# files, which override it; in a clone of the repository, next to the experiment configs.
+BASE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "base.yaml"
+TRAINER_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+SHAPE_KEYS = {"channels": lambda shape: shape[0], "image_size": lambda shape: shape[-1],
+              "in_shape": list, "out_shape": list}  # network argument: its value from the data's sample shape
 
 
 def sample_main(argv: list[str]) -> Path:
@@ -68,8 +77,57 @@ class SaveAndLogConfig(SaveConfigCallback):
             logger.log_hyperparams(config)
 
 
+def import_class(path: str) -> type:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def same(a: object, b: object) -> bool:
+    """Equal values, lists and tuples compared by their items (YAML gives lists)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b
+
+
+def networks_from_data_shape(config: Namespace) -> None:
+    """Set the networks' ``channels``/``image_size`` (or ``in_shape``/``out_shape``) from the
+    image data's sample shape, so that a data fragment alone changes the image size.
+
+    The datamodule is built once here to read its ``sample_shape`` (which the image datamodules
+    know without reading any data). A value set on a network that disagrees both with the data
+    and with the network's default is refused: set it on the data instead.
+    """
+    data = config.get("data")
+    if not isinstance(data, Namespace) or "image_size" not in (data.get("init_args") or {}):
+        return  # not image data (e.g. 2-D points): the networks' shapes stay as written
+    shape = tuple(import_class(data.class_path)(**data.init_args.as_dict()).sample_shape)
+    for name in ("netG", "netD"):
+        net = config.model.get(name)
+        if not isinstance(net, Namespace) or net.get("init_args") is None:
+            continue
+        defaults = {k: p.default for k, p in inspect.signature(import_class(net.class_path)).parameters.items()}
+        for key, from_shape in SHAPE_KEYS.items():
+            if key not in net.init_args:
+                continue
+            value, wanted = net.init_args[key], from_shape(shape)
+            if not (same(value, wanted) or same(value, defaults.get(key))):
+                raise ValueError(
+                    f"model.{name}.init_args.{key} is {value} but the data serves samples of shape {shape}: "
+                    f"image size and channels are set once, on the data (e.g. data.init_args.image_size)."
+                )
+            net.init_args[key] = wanted
+
+
 class GANCLI(LightningCLI):
-    """LightningCLI that checks ``--ckpt_path`` before anything is built or trained."""
+    """LightningCLI that reads configs/base.yaml first, takes the networks' image shape from the
+    data, and checks ``--ckpt_path`` before anything is built or trained."""
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        try:
+            networks_from_data_shape(config)
+        except ValueError as err:
+            sys.exit(f"gan-lightning {self.subcommand}: error: {err}")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """Refuse a missing, truncated or foreign checkpoint file with one clear line.
@@ -127,7 +185,10 @@ def cli_main(args: list[str] | None = None) -> LightningCLI:
         save_config_kwargs={"overwrite": True},
         trainer_defaults={"callbacks": [InterruptCheckpoint()]},
         args=args,
-        parser_kwargs={"description": "Train and test GANs. Every argument can be set in a YAML --config."},
+        parser_kwargs={
+            "description": "Train and test GANs. Every argument can be set in a YAML --config.",
+            **{sub: {"default_config_files": [str(BASE_CONFIG)]} for sub in TRAINER_SUBCOMMANDS},
+        },
     )
 
 

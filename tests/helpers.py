@@ -35,12 +35,17 @@ def toy_data(**kwargs) -> GaussianDataModule:
 
 
 class RandomDataModule(TensorDataModule):
-    """Uniform noise in [-1, 1] of a given sample shape: stands in for data that is not on disk."""
+    """Uniform noise in [-1, 1] of images (channels, image_size, image_size): stands in for image
+    data that is not on disk. Its ``image_size`` makes the CLI size the networks from it."""
 
-    def __init__(self, shape: list[int] = [1, 28, 28], num_samples: int = 16, batch_size: int = 8) -> None:
+    def __init__(self, channels: int = 1, image_size: int = 28, num_samples: int = 16, batch_size: int = 8) -> None:
         super().__init__(batch_size=batch_size)
-        self.shape = tuple(shape)
+        self.shape = (channels, image_size, image_size)
         self.num_samples = num_samples
+
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        return self.shape
 
     def make_data(self) -> torch.Tensor:
         return torch.rand(self.num_samples, *self.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1

@@ -150,7 +150,7 @@ def test_impossible_image_size(size):
 def test_channel_mismatch_fails_before_training():
     trainer = quiet_trainer(max_steps=2)
     with pytest.raises(ValueError, match=r"netG makes samples of shape \(3, 16, 16\) but the data has shape \(1, 16, 16\)"):
-        trainer.fit(digits_gan(channels=3), RandomDataModule(shape=[1, 16, 16]))
+        trainer.fit(digits_gan(channels=3), RandomDataModule(1, 16))
     assert trainer.global_step == 0
 
 

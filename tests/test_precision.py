@@ -32,7 +32,7 @@ def seeded_losses(make_gan, plugins=None, **trainer_kwargs) -> tuple[list[tuple[
     seed_everything(0)
     gan, recorder = make_gan(), LossRecorder()
     trainer = quiet_trainer(max_steps=2 * STEPS, callbacks=[recorder], plugins=plugins, **trainer_kwargs)
-    data = RandomDataModule([1, 32, 32], num_samples=64, batch_size=16) if isinstance(gan.netG, DCGANGenerator) else toy_data()
+    data = RandomDataModule(1, 32, num_samples=64, batch_size=16) if isinstance(gan.netG, DCGANGenerator) else toy_data()
     trainer.fit(gan, data)
     return recorder.losses, gan
 

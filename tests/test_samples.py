@@ -31,7 +31,7 @@ def fake_trainer(tmp_path, loggers=(), rank0: bool = True) -> SimpleNamespace:
 
 def test_without_logger_writes_pngs_on_schedule_and_at_the_end(tmp_path):
     trainer = quiet_trainer(max_steps=8, default_root_dir=str(tmp_path), callbacks=[SampleGrid(every_n_steps=4, nrow=4)])
-    trainer.fit(small_gan(), RandomDataModule(shape=[1, 16, 16], batch_size=4))
+    trainer.fit(small_gan(), RandomDataModule(1, 16, batch_size=4))
     # 4 batches of one D and one G step each: global steps 2, 4, 6, 8.
     pngs = sorted(p.name for p in (tmp_path / "samples").iterdir())
     assert pngs == ["step_0000004.png", "step_0000008.png"]
