@@ -17,6 +17,8 @@ loss brings its own hyperparameters and how a fork adds one without editing this
 To add an objective: subclass ``Objective`` and, to give it a short name, add it to ``LOSSES``.
 """
 
+from typing import Literal
+
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -134,6 +136,9 @@ LOSSES: dict[str, type[Objective]] = {
     "energy": EnergyLoss,
     "ragan": RelativisticAverageLoss,
 }
+
+# The names again as a type, derived from LOSSES, so that the CLI refuses a misspelt name at parse time.
+LossName = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
 
 
 def get_objective(loss: str | Objective) -> Objective:

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from gan_lightning.losses import Objective, get_objective
+from gan_lightning.losses import LossName, Objective, get_objective
 from gan_lightning.lr_schedule import linear_decay, training_progress
 from gan_lightning.networks.init import add_spectral_norm, dcgan_init
 from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, r1_penalty
@@ -70,7 +70,7 @@ class GAN(LightningModule):
         netD: nn.Module,
         optimizer_G: OptimizerCallable = torch.optim.Adam,
         optimizer_D: OptimizerCallable = torch.optim.Adam,
-        loss: str | Objective = "non_saturating",
+        loss: LossName | Objective = "non_saturating",
         n_critic: int = 1,
         latent_distribution: Literal["normal", "uniform"] = "normal",
         latent_std: float = 1.0,

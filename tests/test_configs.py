@@ -50,7 +50,7 @@ def test_experiment_configs_hold_only_their_delta_from_base(config: Path):
     repeated = {k: v for k, v in exp.items() if k in base and base[k] == v}
     assert not repeated, f"{config.name} repeats what configs/base.yaml already sets: {repeated}"
     assert "trainer.callbacks" not in exp, "extend base.yaml's callbacks with `callbacks+:`, do not replace them"
-    assert exp.get("trainer.logger.init_args.name") == config.stem, "runs land in runs/<config name>/"
+    assert exp.get("trainer.logger.init_args.save_dir") == f"runs/{config.stem}", "runs land in runs/<config name>/"
 
 
 def test_the_data_sets_the_networks_image_size_and_channels_once(tmp_path, monkeypatch):
