@@ -1,6 +1,7 @@
 """Turn samples into uint8 images (loggers such as W&B show float images as black)."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,3 +48,35 @@ def samples_to_image(samples: torch.Tensor, nrow: int = 8) -> np.ndarray:
         f"Cannot draw samples of shape {tuple(samples.shape[1:])} as a picture: expected images "
         "(C, H, W) or 2-D points. Write .npy or .pt instead."
     )
+
+
+def run_dir(trainer: "Trainer") -> str:  # noqa: F821
+    """The run's directory without ``trainer.log_dir``'s broadcast, which would hang on rank 0 alone."""
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, (CSVLogger, TensorBoardLogger)):
+            return logger.log_dir
+    return trainer.default_root_dir
+
+
+def log_or_save_image(trainer: "Trainer", key: str, image: np.ndarray, batch: int) -> Path | None:  # noqa: F821
+    """Send a uint8 (H, W, C) image to every W&B / TensorBoard logger at logged step ``batch``
+    (the batch index the losses are logged at); without such a logger, write it as
+    ``<run dir>/<key>/batch_XXXXXXX.png`` and return that path."""
+    from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+
+    shown = False
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key, [image], step=batch)
+            shown = True
+        elif isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image(key, image, batch, dataformats="HWC")
+            shown = True
+    if shown:
+        return None
+    path = Path(run_dir(trainer)) / key / f"batch_{batch:07d}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image.squeeze() if image.shape[-1] == 1 else image).save(path)
+    return path

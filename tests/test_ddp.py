@@ -38,7 +38,7 @@ def test_two_process_ddp_trains_with_ranks_in_step(tmp_path):
         max_epochs=2,
         logger=CSVLogger(tmp_path, name="run"),
         enable_checkpointing=True,
-        callbacks=[ModelCheckpoint(save_last=True), SampleGrid(every_n_steps=1000), SaveRankState(tmp_path)],
+        callbacks=[ModelCheckpoint(save_last=True), SampleGrid(every_n_batches=1000), SaveRankState(tmp_path)],
     )
     trainer.fit(model, datamodule=toy_data(num_samples=64, batch_size=8))  # 4 batches per rank
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
@@ -53,7 +53,7 @@ def test_two_process_ddp_trains_with_ranks_in_step(tmp_path):
         "rank0.pt", "rank1.pt",
         "run/version_0/checkpoints/epoch=1-step=16.ckpt", "run/version_0/checkpoints/last.ckpt",
         "run/version_0/hparams.yaml", "run/version_0/metrics.csv",
-        "run/version_0/samples/step_0000016.png",
+        "run/version_0/samples/batch_0000007.png",
     ]
     epoch_losses = (tmp_path / "run/version_0/metrics.csv").read_text().splitlines()[0]
     assert "loss_D_epoch" in epoch_losses and "loss_G_epoch" in epoch_losses

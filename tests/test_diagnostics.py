@@ -173,3 +173,18 @@ def test_class_coverage_is_quiet_on_a_diverse_generator():
     assert callback.fired == set()
     assert callback.history[-1]["class_coverage"] == 1.0
     assert callback.history[-1]["diversity"] == pytest.approx(1.0, abs=0.15)
+
+
+def test_periodic_check_values_land_on_the_batch_axis_of_the_losses(tmp_path):
+    """Every 3rd batch (index 2) and once at the end (index 4, the last of 5 batches): the same
+    step axis as the losses, not Lightning's optimizer-step count (2 per batch)."""
+    import pandas as pd
+    from lightning.pytorch.loggers import CSVLogger
+
+    seed_everything(0)
+    callback = ModeCoverage(every_n_batches=3, num_samples=64, plot=False)
+    trainer = quiet_trainer(max_steps=10, logger=CSVLogger(tmp_path, name=""), log_every_n_steps=1, callbacks=[callback])
+    trainer.fit(toy_gan(netG=MLPGenerator(latent_dim=2, out_shape=[2], hidden=[8])), RingDataModule(num_samples=160, batch_size=32))
+    metrics = pd.read_csv(tmp_path / "version_0" / "metrics.csv")
+    assert sorted(metrics.dropna(subset=["modes_covered"])["step"]) == [2, 4]
+    assert sorted(metrics.dropna(subset=["loss_D"])["step"]) == [0, 1, 2, 3, 4]

@@ -22,19 +22,19 @@ def small_gan(**kwargs) -> GAN:
 
 
 def fake_trainer(tmp_path, loggers=(), rank0: bool = True) -> SimpleNamespace:
-    # 6 optimizer steps = 3 batches of one D and one G step: loggers get the batch count.
-    fit_loop = SimpleNamespace(epoch_loop=SimpleNamespace(_batches_that_stepped=3))
+    # 6 optimizer steps = batch index 3 (the 4th batch; one D and one G step each): loggers get the batch index.
+    fit_loop = SimpleNamespace(total_batch_idx=3)
     return SimpleNamespace(
         global_step=6, fit_loop=fit_loop, is_global_zero=rank0, loggers=list(loggers), default_root_dir=str(tmp_path)
     )
 
 
 def test_without_logger_writes_pngs_on_schedule_and_at_the_end(tmp_path):
-    trainer = quiet_trainer(max_steps=8, default_root_dir=str(tmp_path), callbacks=[SampleGrid(every_n_steps=4, nrow=4)])
+    trainer = quiet_trainer(max_steps=10, default_root_dir=str(tmp_path), callbacks=[SampleGrid(every_n_batches=2, nrow=4)])
     trainer.fit(small_gan(), RandomDataModule(1, 16, batch_size=4))
-    # 4 batches of one D and one G step each: global steps 2, 4, 6, 8.
+    # 5 batches (indices 0-4) of one D and one G step each: every 2nd batch (1, 3) and the last (4).
     pngs = sorted(p.name for p in (tmp_path / "samples").iterdir())
-    assert pngs == ["step_0000004.png", "step_0000008.png"]
+    assert pngs == ["batch_0000001.png", "batch_0000003.png", "batch_0000004.png"]
     image = Image.open(tmp_path / "samples" / pngs[-1])
     assert image.size == (SIDE, SIDE) and image.mode == "RGB"
 

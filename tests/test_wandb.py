@@ -53,7 +53,7 @@ def test_wandb_offline_run_holds_losses_grid_and_config(tmp_path, monkeypatch):
         "--trainer.logger.init_args.save_dir", str(tmp_path), "--trainer.logger.init_args.group", "tests",
         "--trainer.max_epochs", "1", "--trainer.log_every_n_steps", "1", "--trainer.enable_progress_bar", "false",
         "--data.init_args.num_samples", "64",
-        "--trainer.callbacks+=gan_lightning.callbacks.samples.SampleGrid", "--trainer.callbacks.every_n_steps", "8",
+        "--trainer.callbacks+=gan_lightning.callbacks.samples.SampleGrid", "--trainer.callbacks.every_n_batches", "4",
     ])
     import wandb
 

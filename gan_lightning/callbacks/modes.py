@@ -4,7 +4,7 @@ Every ``every_n_batches`` batches and at the end of training, G draws ``num_samp
 from a fixed latent seed (so curves compare like with like) and the callback logs PacGAN's
 ``modes_covered``, ``hq_fraction`` and ``reverse_kl`` plus a label-free ``diversity`` (mean
 pairwise distance of generated over real points), shows a scatter of real vs generated points
-(W&B / TensorBoard image, else ``modes/step_XXXXXXX.png`` in the run directory), and warns
+(W&B / TensorBoard image, else ``modes/batch_XXXXXXX.png`` in the run directory), and warns
 once if G collapses.
 """
 
@@ -12,14 +12,12 @@ from pathlib import Path
 
 import torch
 from lightning.pytorch import LightningModule, Trainer
-from PIL import Image
 from torch import Tensor
 
 from gan_lightning.callbacks.health import warn_once
 from gan_lightning.callbacks.periodic import PeriodicSampleCheck
-from gan_lightning.callbacks.samples import run_dir, show_image
 from gan_lightning.metrics.modes import diversity_ratio, mode_stats
-from gan_lightning.visualize import scatter_image
+from gan_lightning.visualize import log_or_save_image, scatter_image
 
 
 class ModeCoverage(PeriodicSampleCheck):
@@ -94,11 +92,4 @@ class ModeCoverage(PeriodicSampleCheck):
 
     def draw(self, trainer: Trainer, real: Tensor, fake: Tensor) -> Path | None:
         """Show the scatter in the loggers, or write it as a PNG; returns the PNG's path."""
-        image = scatter_image(real, fake)
-        step = trainer.global_step
-        if show_image(trainer, "modes/scatter", image, step):
-            return None
-        path = Path(run_dir(trainer)) / "modes" / f"step_{step:07d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(path)
-        return path
+        return log_or_save_image(trainer, "modes", scatter_image(real, fake), trainer.fit_loop.total_batch_idx)

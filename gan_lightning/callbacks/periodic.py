@@ -42,11 +42,22 @@ class PeriodicSampleCheck(Callback):
         if self._real is None or len(self._real) < self.num_samples:  # a reference sample of real data
             self._real = real.detach().cpu() if self._real is None else torch.cat([self._real, real.detach().cpu()])
         if (trainer.fit_loop.total_batch_idx + 1) % self.every_n_batches == 0:
-            pl_module.log_dict(self.evaluate(trainer, pl_module), on_step=True, on_epoch=False)
+            self.log_metrics(trainer, self.evaluate(trainer, pl_module))
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.history and self.history[-1]["batch"] == trainer.fit_loop.total_batch_idx + 1:
             return  # the last batch was just evaluated
-        metrics = self.evaluate(trainer, pl_module)
-        for logger in trainer.loggers:  # self.log is not allowed in on_train_end
-            logger.log_metrics(metrics, step=trainer.global_step)
+        self.log_metrics(trainer, self.evaluate(trainer, pl_module))
+
+    @staticmethod
+    def log_metrics(trainer: Trainer, metrics: dict[str, float]) -> None:
+        """Write the values once, at the batch index the losses of this batch are logged at, and
+        put them in ``callback_metrics`` (for ModelCheckpoint / EarlyStopping ``monitor``).
+
+        Straight to the loggers rather than ``self.log``: that is not allowed in
+        ``on_train_end``, and from ``on_train_batch_end`` Lightning writes the value again on
+        the next logging batch, a stale point on the curve.
+        """
+        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in metrics.items()})
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.fit_loop.total_batch_idx)
