@@ -40,6 +40,7 @@ def gaussian_ckpt(tmp_path_factory) -> Path:
     return ckpt
 
 
+@pytest.mark.slow
 def test_gaussian2d_recovers_mean_and_covariance(gaussian_ckpt, tmp_path):
     out = tmp_path / "samples.npy"
     main(["sample", "--ckpt_path", str(gaussian_ckpt), "--num_samples", "5000", "--output", str(out)])
@@ -50,6 +51,7 @@ def test_gaussian2d_recovers_mean_and_covariance(gaussian_ckpt, tmp_path):
     assert np.linalg.norm(np.cov(x.T) - target) / np.linalg.norm(target) < 0.10
 
 
+@pytest.mark.slow
 def test_sample_is_reproducible_and_writes_each_format(gaussian_ckpt, tmp_path):
     paths = [tmp_path / name for name in ("a.npy", "b.npy", "c.npy")]
     for path, seed in zip(paths, (7, 7, 8)):
@@ -68,6 +70,7 @@ def test_sample_is_reproducible_and_writes_each_format(gaussian_ckpt, tmp_path):
     assert Image.open(tmp_path / "s.png").size[0] > 100
 
 
+@pytest.mark.slow
 def test_sample_rejects_missing_and_corrupt_checkpoints(gaussian_ckpt, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["sample", "--ckpt_path", str(tmp_path / "nope.ckpt"), "--output", str(tmp_path / "x.npy")])
@@ -79,6 +82,7 @@ def test_sample_rejects_missing_and_corrupt_checkpoints(gaussian_ckpt, tmp_path,
     assert "not a readable checkpoint" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_print_config_round_trip(tmp_path):
     printed = subprocess.run(
         [sys.executable, "-m", "gan_lightning.cli", *fit_args(tmp_path), "--print_config"],

@@ -3,6 +3,7 @@
 from functools import partial
 from pathlib import Path
 
+import pytest
 import torch
 from lightning.pytorch import Callback, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -10,6 +11,8 @@ from lightning.pytorch.loggers import CSVLogger
 
 from gan_lightning.callbacks.samples import SampleGrid
 from tests.helpers import quiet_trainer, toy_data, toy_gan
+
+pytestmark = pytest.mark.slow  # spawns processes: seconds each, not milliseconds
 
 
 class SaveRankState(Callback):

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import Tensor
 from lightning.pytorch import Callback, seed_everything
 
 from tests.helpers import quiet_trainer, toy_data, toy_gan
@@ -89,18 +90,32 @@ def test_n_critic_d_steps_per_g_step(n_critic):
     assert trainer.global_step == 10 + 10 // n_critic
 
 
-def test_logged_statistics_are_probabilities_for_logit_losses_and_raw_otherwise():
+class StatisticRecorder(Callback):
+    """D's output on each real batch, taken before the D step changes D."""
+
+    def __init__(self) -> None:
+        self.before: list[Tensor] = []
+        self.returned: list[dict] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        with torch.no_grad():
+            self.before.append(pl_module.discriminate(batch[0]))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.returned.append({k: float(v) for k, v in outputs.items()})
+
+
+@pytest.mark.parametrize("loss, name, to_stat", [
+    ("non_saturating", "D_x", torch.sigmoid),  # a probability for logit losses
+    ("wasserstein", "D_x_raw", lambda x: x),  # the raw score otherwise
+])
+def test_d_x_is_d_on_the_real_batch_before_the_d_step(loss, name, to_stat):
     seed_everything(0)
-    for loss, names in [
-        ("non_saturating", ("D_x", "D_G_z1", "D_G_z2")),
-        ("wasserstein", ("D_x_raw", "D_G_z1_raw", "D_G_z2_raw")),
-    ]:
-        trainer = quiet_trainer(max_steps=4)
-        trainer.fit(toy_gan(loss=loss), toy_data())
-        logged = trainer.callback_metrics
-        assert {"loss_D", "loss_G", *names} <= set(logged)
-        if loss == "non_saturating":
-            assert all(0 < logged[n] < 1 for n in names)
+    recorder = StatisticRecorder()
+    quiet_trainer(max_steps=2 * 3, callbacks=[recorder]).fit(toy_gan(loss=loss), toy_data())
+    for before, returned in zip(recorder.before, recorder.returned):
+        assert returned[name] == pytest.approx(to_stat(before).mean().item(), rel=1e-5)
+    assert {"loss_D", "loss_G", name, name.replace("D_x", "D_G_z1"), name.replace("D_x", "D_G_z2")} <= set(recorder.returned[0])
 
 
 class StepLogRecorder(Callback):
@@ -168,3 +183,22 @@ def test_shape_mismatch_is_reported_at_setup_with_both_shapes():
     bad_D = toy_gan(netD=MLPDiscriminator(in_shape=[4]))
     with pytest.raises(ValueError, match=r"netD cannot take samples of shape \(2,\)"):
         quiet_trainer(max_steps=1).fit(bad_D, toy_data())
+
+
+class LearningRateRecorder(Callback):
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def test_lr_decay_is_constant_then_linear_to_zero_at_the_end():
+    """10 batches (20 optimizer steps), decay from half-way: lr 1e-3 for batches 0-5 (progress
+    <= 0.5), then (1 - progress) / 0.5 of it, progress = optimizer steps done / 20."""
+    adam = lambda p: torch.optim.Adam(p, lr=1e-3)  # noqa: E731
+    recorder = LearningRateRecorder()
+    quiet_trainer(max_steps=20, callbacks=[recorder]).fit(toy_gan(optimizer_G=adam, optimizer_D=adam, lr_decay_start=0.5), toy_data())
+    expected = [1e-3 * min(1.0, (1 - 2 * b / 20) / 0.5) for b in range(10)]
+    assert recorder.lrs == pytest.approx(expected, rel=1e-6)
+    assert recorder.lrs[-1] == pytest.approx(2e-4)  # batch 9 starts after 18 of 20 steps

@@ -55,11 +55,6 @@ def test_bf16_mixed_losses_close_to_fp32_and_both_networks_train(dcgan_fp32_loss
         assert any(not torch.equal(a, b) for a, b in zip(start, end)), f"{net} did not train"
 
 
-def test_16_mixed_on_cpu_becomes_bf16_in_lightning():
-    trainer = quiet_trainer(precision="16-mixed", max_steps=1)
-    assert trainer.precision == "bf16-mixed"
-
-
 def test_fp16_grad_scaler_steps_both_optimizers_like_fp32():
     """Lightning 2.6 turns ``16-mixed`` into bf16 on CPU, so pass its fp16 plugin (with a
     GradScaler) directly: the loss scaling, unscaling and the scaler's step and update then run
