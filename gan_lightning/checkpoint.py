@@ -1,5 +1,6 @@
 """Load a GAN checkpoint with errors that say what is wrong with the file."""
 
+import importlib
 import pickle
 from pathlib import Path
 
@@ -37,15 +38,20 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
-def load_gan(path: str | Path, checked: dict | None = None) -> GAN:
+def load_gan(path: str | Path) -> GAN:
     """Rebuild the GAN from the config stored in its checkpoint, on the CPU, in eval mode.
 
-    ``checked``: the checkpoint as ``read_checkpoint`` already returned it, so it is not read twice.
+    A checkpoint of a ``GAN`` subclass (``model: {class_path: my_project.MyGAN}``) is rebuilt as
+    that subclass: its module is imported first, as the CLI did when it trained it.
     """
-    if checked is None:
-        read_checkpoint(path)
-    model = GAN.load_from_checkpoint(path, map_location="cpu", weights_only=True)
-    return model.eval()
+    hparams = read_checkpoint(path)["hyper_parameters"]
+    cls: type[GAN] = GAN
+    if class_path := hparams.get("_class_path"):
+        module, _, name = class_path.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        if not (isinstance(cls, type) and issubclass(cls, GAN)):
+            raise ValueError(f"{path} names {class_path} as its model, which is not a gan_lightning GAN.")
+    return cls.load_from_checkpoint(path, map_location="cpu", weights_only=True).eval()
 
 
 def find_resume_checkpoint(trainer: Trainer) -> Path | None:

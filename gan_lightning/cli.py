@@ -101,8 +101,9 @@ def networks_from_data_shape(config: Namespace) -> None:
     if not isinstance(data, Namespace) or "image_size" not in (data.get("init_args") or {}):
         return  # not image data (e.g. 2-D points): the networks' shapes stay as written
     shape = tuple(import_class(data.class_path)(**data.init_args.as_dict()).sample_shape)
+    model = config.model.get("init_args") or config.model  # subclass mode: class_path + init_args
     for name in ("netG", "netD"):
-        net = config.model.get(name)
+        net = model.get(name)
         if not isinstance(net, Namespace) or net.get("init_args") is None:
             continue
         defaults = {k: p.default for k, p in inspect.signature(import_class(net.class_path)).parameters.items()}
@@ -180,6 +181,7 @@ def cli_main(args: list[str] | None = None) -> LightningCLI:
     return GANCLI(
         GAN,
         LightningDataModule,
+        subclass_mode_model=True,  # `model: {class_path: my_project.MyGAN}` runs a fork's subclass
         subclass_mode_data=True,
         save_config_callback=SaveAndLogConfig,
         save_config_kwargs={"overwrite": True},

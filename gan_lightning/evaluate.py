@@ -71,7 +71,7 @@ def evaluate_main(argv: list[str]) -> dict:
     parser, args = parse_args(argv)
     try:
         ckpt = read_checkpoint(args.ckpt_path)
-        model = load_gan(args.ckpt_path, checked=ckpt).to(args.device)
+        model = load_gan(args.ckpt_path).to(args.device)
         datamodule = rebuild_datamodule(args.ckpt_path, ckpt)
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"gan-lightning evaluate: error: {err}\n")

@@ -49,3 +49,11 @@ class RandomDataModule(TensorDataModule):
 
     def make_data(self) -> torch.Tensor:
         return torch.rand(self.num_samples, *self.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+class ShiftedGLossGAN(GAN):
+    """A fork's GAN subclass, chosen in YAML (``model: {class_path: tests.helpers.ShiftedGLossGAN}``):
+    its G loss is the parent's plus a constant, which shows in the logged loss_G."""
+
+    def g_loss(self, z, fake, d_fake, d_real):
+        return super().g_loss(z, fake, d_fake, d_real) + 100.0

@@ -83,10 +83,12 @@ def test_sample_rejects_missing_and_corrupt_checkpoints(gaussian_ckpt, tmp_path,
 
 
 @pytest.mark.slow
-def test_print_config_round_trip(tmp_path):
+def test_print_config_of_a_stacked_run_round_trips(tmp_path):
+    configs = Path(GAUSSIAN2D).parent
+    stacked = ["fit", "--config", str(configs / "mnist_mlp.yaml"), "--config", str(configs / "data" / "digits28.yaml"),
+               "--model.optimizer_D.init_args.lr", "0.05"]  # fmt: skip
     printed = subprocess.run(
-        [sys.executable, "-m", "gan_lightning.cli", *fit_args(tmp_path), "--print_config"],
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "gan_lightning.cli", *stacked, "--print_config"], capture_output=True, text=True, check=True,
     ).stdout
     (tmp_path / "printed.yaml").write_text(printed)
     again = subprocess.run(
@@ -95,8 +97,12 @@ def test_print_config_round_trip(tmp_path):
     ).stdout
     assert yaml.safe_load(again) == yaml.safe_load(printed)
     config = yaml.safe_load(printed)
-    assert config["model"]["optimizer_D"]["init_args"]["lr"] == 0.05
-    assert config["data"]["class_path"] == "gan_lightning.data.GaussianDataModule"
+    assert config["model"]["init_args"]["optimizer_D"]["init_args"]["lr"] == 0.05  # the command line, last
+    assert config["model"]["init_args"]["latent_std"] == 0.1  # the experiment
+    assert config["data"]["class_path"] == "gan_lightning.data.ShippedDigitsDataModule"  # the data fragment
+    assert config["data"]["init_args"]["image_size"] == 28
+    assert config["trainer"]["callbacks"][0]["init_args"]["save_last"] is True  # base.yaml, extended not replaced
+    assert config["trainer"]["callbacks"][1]["class_path"].endswith("SampleGrid")
 
 
 def run_cli_expecting_error(*args: str) -> str:
@@ -124,3 +130,16 @@ def test_fit_refreshes_the_progress_bar_every_20_batches_unless_told(tmp_path, m
     args = ["fit", "--config", GAUSSIAN2D, "--trainer.default_root_dir", str(tmp_path), "--trainer.logger", "false"]
     cli = cli_main([*args, "--trainer.fast_dev_run", "1"])
     assert cli.trainer.progress_bar_callback.refresh_rate == refresh
+
+
+def test_a_fork_picks_its_gan_subclass_and_loss_in_yaml_without_editing_the_package(tmp_path):
+    from gan_lightning.checkpoint import load_gan
+    from tests.helpers import ShiftedGLossGAN
+
+    cli = cli_main(["fit", "--config", GAUSSIAN2D, "--model", "tests.helpers.ShiftedGLossGAN", "--model.loss", "ragan",
+                    "--trainer.max_steps", "4", "--trainer.logger.init_args.save_dir", str(tmp_path),
+                    "--trainer.enable_progress_bar", "false"])  # fmt: skip
+    assert type(cli.model) is ShiftedGLossGAN and cli.model.objective.__class__.__name__ == "RelativisticAverageLoss"
+    assert cli.trainer.callback_metrics["loss_G"] > 99  # the subclass's loss ran
+    reloaded = load_gan(tmp_path / "version_0" / "checkpoints" / "last.ckpt")
+    assert type(reloaded) is ShiftedGLossGAN
