@@ -29,8 +29,9 @@ def test_sweep_command_parses_with_the_agents_arguments(capsys, monkeypatch):
         cli_main([*args, "--print_config"])
     assert exit_info.value.code in (0, None)
     config = yaml.safe_load(capsys.readouterr().out)
-    assert config["model"]["optimizer_G"]["init_args"]["lr"] == 0.001
-    assert config["model"]["loss"] == "hinge" and config["data"]["init_args"]["batch_size"] == 128
+    model = config["model"]["init_args"]
+    assert model["optimizer_G"]["init_args"]["lr"] == 0.001
+    assert model["loss"] == "hinge" and config["data"]["init_args"]["batch_size"] == 128
     assert config["trainer"]["logger"]["class_path"].endswith("WandbLogger")
     callbacks = [c["class_path"] for c in config["trainer"]["callbacks"]]
     assert "gan_lightning.callbacks.metrics.MetricsCallback" in callbacks

@@ -2,6 +2,7 @@
 
 import json
 import struct
+import time
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,10 @@ def test_wandb_offline_run_holds_losses_grid_and_config(tmp_path, monkeypatch):
     wandb.finish()
     (run_file,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
     records = read_records(run_file)
+    deadline = time.monotonic() + 30  # wandb's service process may still be writing after finish() under load
+    while not any(r.WhichOneof("record_type") == "history" for r in records) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        records = read_records(run_file)
     history = [nested(r.history.item) for r in records if r.WhichOneof("record_type") == "history"]
     losses = [row for row in history if "loss_D" in row and "loss_G" in row]
     assert len(losses) == 8 and all(np.isfinite([row["loss_D"], row["loss_G"]]).all() for row in losses)
@@ -70,6 +75,6 @@ def test_wandb_offline_run_holds_losses_grid_and_config(tmp_path, monkeypatch):
     assert image.dtype == np.uint8 and image.shape[0] > 100 and image.std() > 0  # drawn, not black
     config = {k: v for r in records if r.WhichOneof("record_type") == "config" for k, v in nested(r.config.update).items()}
     assert config["trainer"]["max_epochs"] == 1 and config["data"]["init_args"]["num_samples"] == 64
-    assert config["model"]["optimizer_D"]["init_args"]["lr"] == 0.05
+    assert config["model"]["init_args"]["optimizer_D"]["init_args"]["lr"] == 0.05
     run = next(r.run for r in records if r.WhichOneof("record_type") == "run")
     assert run.project == "gan-lightning" and run.run_group == "tests"
