@@ -15,6 +15,7 @@ from torch import Tensor
 
 from gan_lightning.latent import interpolate, truncated_normal
 from gan_lightning.module import GAN
+from gan_lightning.visualize import samples_to_image
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gan-lightning sample", description="Draw samples from a trained generator (on the CPU)."
     )
     parser.add_argument("--ckpt_path", required=True, help="checkpoint written by `gan-lightning fit`")
-    parser.add_argument("--num_samples", type=int, default=64, help="how many samples to draw")
+    parser.add_argument("--num_samples", type=int, default=64, help="how many samples to draw (not used with --interpolate)")
     parser.add_argument(
         "--output", required=True, help=".npy (array in data space), .pt (tensor) or .png (grid/scatter)"
     )
@@ -64,8 +65,6 @@ def walk_latents(model: GAN, rows: int, steps: int, generator: torch.Generator, 
 
 def save(samples: Tensor, output: Path, nrow: int) -> None:
     """Write samples as .npy, .pt or a .png picture (a grid of ``nrow`` columns, or a scatter)."""
-    from gan_lightning.visualize import samples_to_image
-
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix == ".npy":
         np.save(output, samples.numpy())
