@@ -2,20 +2,16 @@
 plus ``gan-lightning sample`` (and ``evaluate``), which are not Trainer methods and so are
 dispatched here before the LightningCLI sees the arguments."""
 
-import argparse
 import importlib
 import inspect
 import os
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
 from lightning.pytorch import LightningDataModule
 import yaml
 from jsonargparse import Namespace
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, SaveConfigCallback
-from PIL import Image
 
 from gan_lightning.callbacks.interrupt import InterruptCheckpoint
 from gan_lightning.module import GAN
@@ -27,43 +23,6 @@ BASE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "base.yaml"
 TRAINER_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 SHAPE_KEYS = {"channels": lambda shape: shape[0], "image_size": lambda shape: shape[-1],
               "in_shape": list, "out_shape": list}  # network argument: its value from the data's sample shape
-
-
-def sample_main(argv: list[str]) -> Path:
-    """``gan-lightning sample``: draw samples from a checkpoint and write them to a file."""
-    from gan_lightning.checkpoint import load_gan
-    from gan_lightning.visualize import samples_to_image
-
-    parser = argparse.ArgumentParser(
-        prog="gan-lightning sample", description="Draw samples from a trained generator (on the CPU)."
-    )
-    parser.add_argument("--ckpt_path", required=True, help="checkpoint written by `gan-lightning fit`")
-    parser.add_argument("--num_samples", type=int, default=64, help="how many samples to draw")
-    parser.add_argument(
-        "--output", required=True, help=".npy (array in data space), .pt (tensor) or .png (grid/scatter)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the latent draws")
-    parser.add_argument("--batch_size", type=int, default=1024, help="samples per generator call")
-    args = parser.parse_args(argv)
-    output = Path(args.output)
-    if output.suffix not in (".npy", ".pt", ".png"):
-        parser.error(f"--output must end in .npy, .pt or .png, got {output.name!r}")
-    if args.num_samples < 1:
-        parser.error(f"--num_samples must be >= 1, got {args.num_samples}")
-    try:
-        model = load_gan(args.ckpt_path)
-    except (FileNotFoundError, ValueError) as err:
-        parser.exit(2, f"gan-lightning sample: error: {err}\n")
-    samples = model.sample(args.num_samples, torch.Generator().manual_seed(args.seed), args.batch_size)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix == ".npy":
-        np.save(output, samples.numpy())
-    elif output.suffix == ".pt":
-        torch.save(samples, output)
-    else:
-        Image.fromarray(samples_to_image(samples).squeeze()).save(output)
-    print(f"wrote {args.num_samples} samples of shape {tuple(samples.shape[1:])} to {output}")
-    return output
 
 
 class SaveAndLogConfig(SaveConfigCallback):
@@ -197,6 +156,8 @@ def cli_main(args: list[str] | None = None) -> LightningCLI:
 def main(args: list[str] | None = None) -> None:
     argv = sys.argv[1:] if args is None else args
     if argv and argv[0] == "sample":
+        from gan_lightning.sample import sample_main
+
         sample_main(argv[1:])
         return
     if argv and argv[0] == "evaluate":

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from gan_lightning.augment import DiffAugment
 from gan_lightning.losses import LossName, Objective, get_objective
 from gan_lightning.lr_schedule import linear_decay, training_progress
 from gan_lightning.networks.init import add_spectral_norm, dcgan_init
@@ -53,6 +54,8 @@ class GAN(LightningModule):
             giving the same output for different inputs (0 turns it off).
         ema_decay: if set, sample from an exponential moving average of netG's weights.
         spectral_norm: constrain every Linear/Conv layer of netD to spectral norm 1.
+        diffaugment: DiffAugment policy applied to every image D sees, real and fake, in both
+            steps (e.g. "translation,cutout"; gan_lightning.augment); "" for none.
         lr_decay_start: fraction of training after which both learning rates decay linearly
             to zero at the end (0.5: constant for the first half); 1.0 keeps them constant.
         num_fixed_samples: size of the fixed noise batch used for progress grids.
@@ -80,6 +83,7 @@ class GAN(LightningModule):
         mode_seeking_weight: float = 0.0,
         ema_decay: float | None = None,
         spectral_norm: bool = False,
+        diffaugment: str = "",
         lr_decay_start: float = 1.0,
         num_fixed_samples: int = 64,
         fixed_noise_seed: int = 1234,
@@ -106,6 +110,7 @@ class GAN(LightningModule):
             self.netD.apply(dcgan_init)
         if spectral_norm:  # after the init, which writes the unconstrained weights
             add_spectral_norm(self.netD)
+        self.augment = DiffAugment(diffaugment)  # no parameters: checkpoints and optimizers unchanged
         self.optimizer_G = optimizer_G
         self.optimizer_D = optimizer_D
         self.objective = get_objective(loss)
@@ -182,7 +187,9 @@ class GAN(LightningModule):
             check_networks_fit(self, tuple(shape))
 
     def discriminate(self, x: Tensor) -> Tensor:
-        """netD's raw outputs, one per sample (or one per pack of ``pack`` samples)."""
+        """netD's raw outputs, one per sample (or one per pack of ``pack`` samples), each sample
+        augmented on its own first (DiffAugment; the identity without a policy)."""
+        x = self.augment(x)
         if self.pack > 1:
             x = x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:])
         return self.netD(x).reshape(-1)

@@ -52,12 +52,20 @@ class ShippedDigitsDataModule(TensorDataModule):
         batch_size: samples per batch.
         num_workers: DataLoader workers (0 is fastest for in-memory tensors).
         drop_last: drop the last incomplete batch.
+        fraction: keep this fraction of each class (the same images on every run: seed 0), for
+            small-data experiments such as DiffAugment's 10% and 20% settings; 1.0 keeps all.
     """
 
-    def __init__(self, image_size: int = 32, batch_size: int = 64, num_workers: int = 0, drop_last: bool = True) -> None:
+    def __init__(
+        self, image_size: int = 32, batch_size: int = 64, num_workers: int = 0, drop_last: bool = True,
+        fraction: float = 1.0,
+    ) -> None:
         super().__init__(batch_size, num_workers, drop_last)
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"fraction is the share of each class to keep, in (0, 1]; got {fraction}.")
         self.save_hyperparameters()
         self.image_size = image_size
+        self.fraction = fraction
 
     @property
     def sample_shape(self) -> tuple[int, int, int]:
@@ -65,4 +73,19 @@ class ShippedDigitsDataModule(TensorDataModule):
         return (1, self.image_size, self.image_size)
 
     def make_data(self) -> torch.Tensor:
-        return load_shipped_digits(self.image_size)[0]
+        images, labels = load_shipped_digits(self.image_size)
+        if self.fraction == 1.0:
+            return images
+        return images[balanced_subset(labels, self.fraction)]
+
+
+def balanced_subset(labels: torch.Tensor, fraction: float, seed: int = 0) -> torch.Tensor:
+    """Sorted indices of a seeded random ``fraction`` of each class (at least one per class), so
+    that a small subset keeps the classes balanced."""
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for label in labels.unique():
+        members = (labels == label).nonzero().view(-1)
+        keep = max(1, round(fraction * len(members)))
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:keep]])
+    return torch.cat(chosen).sort().values

@@ -4,5 +4,14 @@
 from gan_lightning.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.networks.energy import AutoencoderEnergy
 from gan_lightning.networks.mlp import MLPDiscriminator, MLPGenerator
+from gan_lightning.networks.resnet import ResNetDiscriminator, ResNetGenerator
 
-__all__ = ["AutoencoderEnergy", "DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator"]
+__all__ = [
+    "AutoencoderEnergy",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
+]

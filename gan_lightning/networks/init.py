@@ -21,8 +21,9 @@ def dcgan_init(module: nn.Module) -> None:
 def add_spectral_norm(net: nn.Module) -> nn.Module:
     """Constrain every Linear/Conv layer of ``net`` to spectral norm 1 (Miyato et al. 2018), in
     place, through ``torch.nn.utils.parametrizations.spectral_norm``. Apply after any
-    initialisation, which writes the unconstrained weights."""
+    initialisation, which writes the unconstrained weights. Layers that already carry a
+    parametrization (e.g. the SNGAN D's built-in spectral norm) are left as they are."""
     for layer in list(net.modules()):
-        if isinstance(layer, (nn.Linear, nn.modules.conv._ConvNd)):
+        if isinstance(layer, (nn.Linear, nn.modules.conv._ConvNd)) and not nn.utils.parametrize.is_parametrized(layer, "weight"):
             nn.utils.parametrizations.spectral_norm(layer)
     return net
