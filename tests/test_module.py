@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 from lightning.pytorch import Callback, seed_everything
 
+from gan_lightning.module import GAN
 from tests.helpers import quiet_trainer, toy_data, toy_gan
 
 
@@ -202,3 +203,26 @@ def test_lr_decay_is_constant_then_linear_to_zero_at_the_end():
     expected = [1e-3 * min(1.0, (1 - 2 * b / 20) / 0.5) for b in range(10)]
     assert recorder.lrs == pytest.approx(expected, rel=1e-6)
     assert recorder.lrs[-1] == pytest.approx(2e-4)  # batch 9 starts after 18 of 20 steps
+
+
+def test_g_step_moves_d_batchnorm_statistics_but_not_d_parameters():
+    """What the README says: as in the seed loop, the G step's forward through D (in train mode)
+    updates D's BatchNorm running statistics; D's parameters stay as the D step left them."""
+    from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
+    from tests.helpers import RandomDataModule
+
+    snapshots: dict[str, dict[str, Tensor]] = {}
+
+    class Snapshot(Callback):
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+            step = "G" if optimizer is pl_module.optimizers()[0].optimizer else "D"
+            snapshots[step] = {k: v.clone() for k, v in pl_module.netD.state_dict().items()}
+
+    seed_everything(0)
+    gan = GAN(DCGANGenerator(8, 1, 16, 4), DCGANDiscriminator(1, 16, 4))
+    quiet_trainer(max_steps=2, callbacks=[Snapshot()]).fit(gan, RandomDataModule(1, 16, batch_size=8))
+    # snapshots: before D's optimizer step (after the D-step forward) and before G's (after the G-step forward)
+    in_g_step, end = snapshots["G"], gan.netD.state_dict()
+    stats = [k for k in end if k.endswith("running_mean")]
+    assert stats and all(not torch.equal(snapshots["D"][k], in_g_step[k]) for k in stats)
+    assert all(torch.equal(in_g_step[k], end[k]) for k in end)  # G's optimizer step leaves all of D as it was
