@@ -1,28 +1,31 @@
-"""FID/KID during training, logged under names that carry the protocol (``val/fid_digits_5k``).
+"""FID/KID, precision/recall/density/coverage and the memorisation ratio during training, logged
+under names that carry the protocol (``val/fid_digits_test1k_gen5k``: 5,000 generated digits
+against the 1,000 held-out test digits, digit-classifier features; see docs/metrics.md).
 
 Runs every ``every_n_epochs`` epochs (and/or every ``every_n_train_steps`` steps) and once more
-at the end of fit if the last step was not evaluated. The value is logged with ``self.log``, so
-``ModelCheckpoint(monitor="val/fid_digits_5k", mode="min")`` keeps the best generator: GANs often
-get worse late in training. Under DDP every rank makes its slice of the fakes and torchmetrics
-synchronises the statistics, so every rank logs the same number.
+at the end of fit if the last step was not evaluated. Values are logged with ``self.log``, so
+``ModelCheckpoint(monitor="val/fid_digits_test1k_gen5k", mode="min")`` keeps the best generator:
+GANs often get worse late in training. Under DDP every rank makes its slice of the fakes, the
+features are gathered, and every rank logs the same numbers. The protocol is saved in the
+callback's state (so in checkpoints) for ``gan-lightning evaluate`` to repeat.
 """
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from gan_lightning.metrics.evaluator import DEFAULT_CACHE_DIR, GANEvaluator, data_split, dataset_key, real_dataset
-from gan_lightning.metrics.fid import METRICS, ExtractorName
+from gan_lightning.metrics.evaluator import DEFAULT_CACHE_DIR, EvalData, GANEvaluator, eval_data
+from gan_lightning.metrics.protocol import METRICS, EvalProtocol, ExtractorName
 from gan_lightning.module import GAN
 
 
 class MetricsCallback(Callback):
-    """FID and KID of the (EMA) generator against the training data.
+    """The evaluation protocol (``EvalProtocol``) on the (EMA) generator while training.
 
     Args:
         extractor: "digits" (the shipped digit classifier; offline, 1-channel digits) or
             "inception" (Inception-v3; needs its weights downloaded or ``inception_weights_path``).
-        num_samples: generated samples per evaluation (and real samples, at most the data's size).
-        metrics: any of "fid", "kid".
+        num_samples: generated samples per evaluation (and the most reference samples used).
+        metrics: any of "fid", "kid", "prdc" (precision, recall, density, coverage), "memorisation".
         every_n_epochs: evaluate at the end of every n-th epoch (None: never at epoch ends).
         every_n_train_steps: evaluate every n optimizer steps of G (None: never mid-epoch).
         at_fit_end: evaluate when fit ends, unless the last step was just evaluated.
@@ -30,7 +33,7 @@ class MetricsCallback(Callback):
         cache_dir: where real features are cached on disk (null: memory only).
         kid_subset_size: KID subset size (capped at the sample counts).
         kid_subsets: number of KID subsets (the KID paper's 100 costs ~10 s on 2 CPU cores).
-        seed: seed of the real subset, the latents and the KID subsets.
+        seed: seed of the real subsets, the latents and the KID subsets.
         inception_weights_path: local Inception-v3 weights for machines without network.
     """
 
@@ -53,18 +56,16 @@ class MetricsCallback(Callback):
         for name, value in (("every_n_epochs", every_n_epochs), ("every_n_train_steps", every_n_train_steps)):
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 or null, got {value}.")
-        self.evaluator = GANEvaluator(
-            extractor, num_samples, metrics, batch_size, cache_dir, kid_subset_size, kid_subsets, seed,
-            inception_weights_path,
+        protocol = EvalProtocol(
+            extractor=extractor, num_samples=num_samples, metrics=tuple(metrics), kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size, seed=seed, inception_weights_path=inception_weights_path,
         )
+        self.evaluator = GANEvaluator(protocol, batch_size, cache_dir)
         self.every_n_epochs = every_n_epochs
         self.every_n_train_steps = every_n_train_steps
         self.at_fit_end = at_fit_end
         self._last_step: int | None = None
-
-    @property
-    def names(self) -> dict[str, str]:
-        return self.evaluator.names()
+        self._data: EvalData | None = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Fail at setup, not after an epoch of training, if the data cannot be evaluated."""
@@ -76,12 +77,10 @@ class MetricsCallback(Callback):
         self.evaluator.check_data(tuple(shape))
 
     def evaluate(self, trainer: Trainer, pl_module: GAN) -> dict[str, float]:
-        """Compute the metrics on every rank (they synchronise) and remember the step."""
-        datamodule = trainer.datamodule
-        values = self.evaluator.evaluate(
-            pl_module, real_dataset(datamodule), dataset_key(datamodule), data_split(datamodule),
-            trainer.global_rank, trainer.world_size,
-        )
+        """Compute the metrics on every rank (fakes are gathered) and remember the step."""
+        if self._data is None:
+            self._data = eval_data(trainer.datamodule)
+        values = self.evaluator.evaluate(pl_module, self._data, trainer.global_rank, trainer.world_size)
         self._last_step = trainer.global_step
         return values
 
@@ -91,6 +90,7 @@ class MetricsCallback(Callback):
             return
         # global_step advances once per optimizer step, so it can skip multiples of n: compare buckets
         if trainer.global_step // n > (self._last_step or 0) // n:
+            # identical on every rank: sync_dist averages equal numbers (and spares Lightning's warning)
             pl_module.log_dict(self.evaluate(trainer, pl_module), sync_dist=True)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: GAN) -> None:
@@ -110,7 +110,4 @@ class MetricsCallback(Callback):
 
     def state_dict(self) -> dict:
         """The protocol, saved in checkpoints so that ``gan-lightning evaluate`` can repeat it."""
-        e = self.evaluator
-        return {"extractor": e.extractor_name, "num_samples": e.num_samples, "metrics": list(e.metrics),
-                "inception_weights_path": e.inception_weights_path, "seed": e.seed,
-                "kid_subsets": e.kid_subsets, "kid_subset_size": e.kid_subset_size}
+        return self.evaluator.protocol.to_dict()
