@@ -12,7 +12,8 @@
   same for held-out real features: about 1 when G generalises like unseen real data, well
   below 1 when it copies training samples.
 
-All take (N, F) feature tensors. Balls are closed (distance <= radius), as in torch-fidelity.
+All take (N, F) feature tensors, compared in float32 (a 10k x 10k distance matrix is 400 MB).
+Balls are closed (distance <= radius), as in torch-fidelity.
 """
 
 import torch
@@ -31,13 +32,13 @@ def precision_recall(real: Tensor, fake: Tensor, k: int = 3) -> dict[str, float]
     """Kynkäänniemi et al.'s improved precision and recall (torch-fidelity's code)."""
     if len(real) <= k or len(fake) <= k:
         raise ValueError(f"precision/recall with k={k} need more than {k} real and fake samples, got {len(real)}, {len(fake)}.")
-    out = prc_features_to_metric(fake.double(), real.double(), prc_neighborhood=k, verbose=False)
+    out = prc_features_to_metric(fake.float(), real.float(), prc_neighborhood=k, verbose=False)
     return {"precision": out["precision"], "recall": out["recall"]}
 
 
 def density_coverage(real: Tensor, fake: Tensor, k: int = 5) -> dict[str, float]:
     """Naeem et al.'s density and coverage, with balls of radius the k-th real neighbour distance."""
-    real, fake = real.double(), fake.double()
+    real, fake = real.float(), fake.float()
     radius = kth_neighbour_distance(real, k)  # (R,)
     inside = torch.cdist(fake, real) <= radius  # (Fk, R): fake i inside the ball of real j
     return {
