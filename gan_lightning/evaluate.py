@@ -77,7 +77,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Names
 
 @torch.no_grad()
 def nearest_neighbour_png(evaluator: GANEvaluator, gan: GAN, data: EvalData, path: str | Path, n: int = 8) -> Path:
-    """Write pairs (generated, nearest training image in extractor feature space), two pairs a row."""
+    """Write pairs (generated, nearest training image in extractor feature space), two pairs a row,
+    enlarged to at least 64 px per image."""
     train = evaluator.train_features(data)
     index = seeded_subset(len(data.train), len(train), evaluator.protocol.seed)  # the rows of ``train``
     fake = gan.sample(n, torch.Generator().manual_seed(evaluator.protocol.seed)).cpu()
@@ -87,7 +88,9 @@ def nearest_neighbour_png(evaluator: GANEvaluator, gan: GAN, data: EvalData, pat
     pairs = torch.stack([fake, real], dim=1).flatten(0, 1)  # fake_0, real_0, fake_1, real_1, ...
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image_grid(pairs, nrow=4).squeeze()).save(path)
+    grid = Image.fromarray(image_grid(pairs, nrow=4))
+    scale = max(1, 64 // fake.shape[-1])  # small digits: enlarged, pixels kept sharp
+    grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST).save(path)
     return path
 
 

@@ -56,7 +56,7 @@ def test_evaluate_prints_the_protocol_against_the_test_split_and_writes_it_besid
         assert math.isfinite(result[name]), name
     assert result["val/fid_digits_test300_gen300"] > 0 and result["val/memorisation_digits_train4k_gen300"] > 0
     assert json.loads(digits_ckpt.with_suffix(".metrics.json").read_text()) == result
-    assert Image.open(png).size == (4 * 34 + 2, 4 * 34 + 2)  # 8 pairs, 4 images a row, 32 px + 2 px padding
+    assert Image.open(png).size == (2 * (4 * 34 + 2),) * 2  # 8 pairs, 4 images a row, 32 px + 2 padding, x2
 
 
 def test_evaluate_leaves_out_metrics_the_data_cannot_support(tmp_path, capsys):
