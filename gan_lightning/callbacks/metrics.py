@@ -75,11 +75,10 @@ class MetricsCallback(Callback):
         if shape is None:
             raise ValueError("MetricsCallback needs a datamodule with `sample_shape` (the gan_lightning datamodules).")
         self.evaluator.check_data(tuple(shape))
+        self._data = eval_data(trainer.datamodule)  # a missing held-out split fails here, not after an epoch
 
     def evaluate(self, trainer: Trainer, pl_module: GAN) -> dict[str, float]:
         """Compute the metrics on every rank (fakes are gathered) and remember the step."""
-        if self._data is None:
-            self._data = eval_data(trainer.datamodule)
         values = self.evaluator.evaluate(pl_module, self._data, trainer.global_rank, trainer.world_size)
         self._last_step = trainer.global_step
         return values
