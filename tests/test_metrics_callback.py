@@ -91,3 +91,12 @@ def test_callback_fails_at_setup_on_data_it_cannot_take():
     gan = GAN(MLPGenerator(latent_dim=2, out_shape=[2]), MLPDiscriminator(in_shape=[2]))
     with pytest.raises(ValueError, match=r"1-channel images.*shape \(2,\)"):
         trainer.fit(gan, GaussianDataModule(num_samples=64, batch_size=8))
+
+
+def test_callback_says_when_there_is_no_held_out_reference():
+    metrics = MetricsCallback(num_samples=200, metrics=["fid"], cache_dir=None, every_n_epochs=None, at_fit_end=False)
+    trainer = quiet_trainer(max_steps=2, callbacks=[metrics])
+    gan = GAN(MLPGenerator(latent_dim=8, out_shape=[1, 32, 32], output_activation="tanh"),
+              MLPDiscriminator(in_shape=[1, 32, 32], hidden=[8]))
+    with pytest.warns(UserWarning, match="no held-out split.*Memorisation is left out"):
+        trainer.fit(gan, ShippedDigitsDataModule(image_size=32, split="all", batch_size=16))

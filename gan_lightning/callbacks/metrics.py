@@ -10,6 +10,8 @@ features are gathered, and every rank logs the same numbers. The protocol is sav
 callback's state (so in checkpoints) for ``gan-lightning evaluate`` to repeat.
 """
 
+import warnings
+
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
@@ -76,6 +78,8 @@ class MetricsCallback(Callback):
             raise ValueError("MetricsCallback needs a datamodule with `sample_shape` (the gan_lightning datamodules).")
         self.evaluator.check_data(tuple(shape))
         self._data = eval_data(trainer.datamodule)  # a missing held-out split fails here, not after an epoch
+        if self._data.note and trainer.is_global_zero:
+            warnings.warn(f"MetricsCallback: {self._data.note}", stacklevel=2)
 
     def evaluate(self, trainer: Trainer, pl_module: GAN) -> dict[str, float]:
         """Compute the metrics on every rank (fakes are gathered) and remember the step."""
