@@ -1,7 +1,7 @@
 """The default experiment (configs/digits_dcgan.yaml) against a plain PyTorch loop.
 
-Both train the same 32 px DCGAN (same networks, init, optimizers, batch and shipped digits) for
-the same number of epochs, one after the other in this process's session; the script prints each
+Both train the same 32 px DCGAN (same networks, init, optimizers, batch and the 4,000 train
+digits) for the same number of epochs, one after the other in this process's session; the script prints each
 one's wall time and iterations per second and their ratio, and writes both final grids. Other
 processes on the machine slow both runs, so compare the ratio, not the absolute numbers.
 
@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from gan_lightning.callbacks.samples import SampleGrid
 from gan_lightning.cli import cli_main
-from gan_lightning.data import load_shipped_digits
+from gan_lightning.data.digits import load_digits_split
 from gan_lightning.networks.init import dcgan_init
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.visualize import image_grid
@@ -40,7 +40,7 @@ def plain_loop(epochs: int, out: Path, max_seconds: float, seed: int = 0) -> tup
     netD.apply(dcgan_init)
     optG = torch.optim.Adam(netG.parameters(), lr=opt_args["lr"], betas=tuple(opt_args["betas"]))
     optD = torch.optim.Adam(netD.parameters(), lr=opt_args["lr"], betas=tuple(opt_args["betas"]))
-    data = DataLoader(TensorDataset(load_shipped_digits(g_args["image_size"])[0]), batch_size=64, shuffle=True, drop_last=True)
+    data = DataLoader(TensorDataset(load_digits_split("train", g_args["image_size"])[0]), batch_size=64, shuffle=True, drop_last=True)
     fixed = torch.randn(64, g_args["latent_dim"], generator=torch.Generator().manual_seed(1234))
     iterations, start = 0, time.perf_counter()
     for _ in range(epochs):

@@ -1,17 +1,16 @@
 """The cost of one FID/KID evaluation as a fraction of one training epoch of the default experiment.
 
-Builds the default experiment from configs/digits_dcgan.yaml (32 px DCGAN on the 5,000 shipped
-digits), times one training epoch, then times what ``MetricsCallback`` does at each evaluation:
+Builds the default experiment from configs/digits_dcgan.yaml (32 px DCGAN on the 4,000 train digits
+of the shipped 5,000), times one training epoch, then times what ``MetricsCallback`` does at each evaluation:
 the first one (real features extracted, then cached) and every later one (fakes only), with the
-shipped digit classifier and 5k samples. Both timings run in this process, one after the other,
+shipped digit classifier and 5k generated samples against the 1,000 test digits. Both timings run in this process, one after the other,
 so compare the printed ratios, not the seconds (other processes on the machine slow both).
 
     python benchmarks/metrics_cost.py                  # CPU, digits extractor, 5k samples
     python benchmarks/metrics_cost.py --inception_gpu  # also 10k samples through Inception on a GPU
 
 ``--inception_gpu`` needs a CUDA device and the Inception-v3 weights (downloaded by torch-fidelity,
-or ``--inception_weights_path``). The shipped digits are 5,000, so its real statistics use all
-5,000 and the 10k are the generated samples.
+or ``--inception_weights_path``). The reference is the 1,000 test digits; the 10k are generated.
 """
 
 import argparse
@@ -22,7 +21,8 @@ import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import LightningCLI
 
-from gan_lightning.metrics.evaluator import GANEvaluator, dataset_key, real_dataset
+from gan_lightning.metrics.evaluator import GANEvaluator, eval_data
+from gan_lightning.metrics.protocol import EvalProtocol
 from gan_lightning.module import GAN
 
 CONFIG = "configs/digits_dcgan.yaml"
@@ -46,13 +46,13 @@ def time_epoch(cli: LightningCLI) -> float:
 
 def time_evaluations(cli: LightningCLI, evaluator: GANEvaluator) -> tuple[float, float, dict]:
     """Seconds of the first evaluation (real features extracted) and of a second (cached)."""
-    dataset, key = real_dataset(cli.datamodule), dataset_key(cli.datamodule)
+    data = eval_data(cli.datamodule)
     times = []
     for _ in range(2):
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         start = time.perf_counter()
-        values = evaluator.evaluate(cli.model, dataset, key)
+        values = evaluator.evaluate(cli.model, data)
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
@@ -75,8 +75,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         cli = build("cpu")
         epoch = time_epoch(cli)
-        for metrics in (["fid"], ["fid", "kid"]):
-            evaluator = GANEvaluator("digits", args.num_samples, metrics, cache_dir=cache, kid_subsets=args.kid_subsets)
+        for metrics in (("fid",), ("fid", "kid"), ("fid", "kid", "prdc", "memorisation")):
+            protocol = EvalProtocol("digits", args.num_samples, metrics, kid_subsets=args.kid_subsets)
+            evaluator = GANEvaluator(protocol, cache_dir=cache)
             report(f"CPU, digits, {args.num_samples} samples, {'+'.join(metrics)}", epoch,
                    *time_evaluations(cli, evaluator))
         if args.inception_gpu:
@@ -85,9 +86,9 @@ def main() -> None:
             cli = build("gpu")
             epoch = time_epoch(cli)
             cli.model.to("cuda")
-            evaluator = GANEvaluator("inception", 10000, ["fid", "kid"], cache_dir=cache,
-                                     inception_weights_path=args.inception_weights_path)
-            report("GPU, inception, 10k samples, fid+kid", epoch, *time_evaluations(cli, evaluator))
+            protocol = EvalProtocol("inception", 10000, inception_weights_path=args.inception_weights_path)
+            evaluator = GANEvaluator(protocol, cache_dir=cache)
+            report("GPU, inception, 10k samples, all metrics", epoch, *time_evaluations(cli, evaluator))
 
 
 if __name__ == "__main__":

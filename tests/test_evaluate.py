@@ -8,6 +8,7 @@ import urllib.error
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from gan_lightning.cli import cli_main, main
 
@@ -37,20 +38,25 @@ def digits_ckpt(tmp_path_factory) -> Path:
     )
 
 
-def test_evaluate_prints_finite_fid_and_kid_and_writes_them_beside_the_checkpoint(digits_ckpt, tmp_path):
+def test_evaluate_prints_the_protocol_against_the_test_split_and_writes_it_beside_the_checkpoint(digits_ckpt, tmp_path):
     # the protocol (digits extractor, 300 samples) comes from the MetricsCallback state in the checkpoint;
     # a fresh process, as a user runs it: nothing of the project is imported before the checkpoint is read
+    png = tmp_path / "nn.png"
     out = subprocess.run(
-        [sys.executable, "-m", "gan_lightning.cli", "evaluate", "--ckpt_path", str(digits_ckpt), "--cache_dir", str(tmp_path)],
+        [sys.executable, "-m", "gan_lightning.cli", "evaluate", "--ckpt_path", str(digits_ckpt), "--cache_dir", str(tmp_path),
+         "--nn_png", str(png)],
         capture_output=True, text=True, check=True,
     ).stdout
     line = out.strip().splitlines()[-1]
     result = json.loads(line)
-    assert result["extractor"] == "digits" and result["data"] == "ShippedDigitsDataModule"
-    for name in ("val/fid_digits_300", "val/kid_digits_300"):
-        assert math.isfinite(result[name])
-    assert result["val/fid_digits_300"] > 0
+    assert result["data"] == "ShippedDigitsDataModule" and result["reference_split"] == "test"
+    assert result["protocol"]["extractor"] == "digits" and result["protocol"]["num_samples"] == 300
+    names = [f"val/{m}_digits_test300_gen300" for m in ("fid", "kid", "precision", "recall", "density", "coverage")]
+    for name in [*names, "val/memorisation_digits_train4k_gen300"]:
+        assert math.isfinite(result[name]), name
+    assert result["val/fid_digits_test300_gen300"] > 0 and result["val/memorisation_digits_train4k_gen300"] > 0
     assert json.loads(digits_ckpt.with_suffix(".metrics.json").read_text()) == result
+    assert Image.open(png).size == (2 * (4 * 34 + 2),) * 2  # 8 pairs, 4 images a row, 32 px + 2 padding, x2
 
 
 def test_evaluate_leaves_out_metrics_the_data_cannot_support(tmp_path, capsys):
@@ -58,13 +64,13 @@ def test_evaluate_leaves_out_metrics_the_data_cannot_support(tmp_path, capsys):
     main(["evaluate", "--ckpt_path", str(ckpt), "--metrics", "fid"])
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert not any(k.startswith("val/") for k in result)
-    assert "FID/KID left out" in result["notes"][0]
+    assert "FID/KID/PRDC/memorisation left out" in result["notes"][0]
 
 
 def test_evaluate_rejects_bad_arguments(digits_ckpt, tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["evaluate", "--ckpt_path", str(digits_ckpt), "--metrics", "fid,is"])
-    assert "subset of fid,kid" in capsys.readouterr().err
+    assert "subset of fid,kid,prdc,memorisation" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["evaluate", "--ckpt_path", str(tmp_path / "missing.ckpt")])
     assert "No checkpoint at" in capsys.readouterr().err

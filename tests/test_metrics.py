@@ -1,5 +1,6 @@
 """FID/KID with the shipped digit classifier, its class metrics, the real-feature cache, the
-Inception path without network, and the errors for data an extractor cannot take."""
+Inception path without network, and the errors for data an extractor cannot take (the rest of
+the protocol: tests/test_eval_protocol.py)."""
 
 import urllib.error
 import warnings
@@ -8,17 +9,12 @@ import pytest
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from gan_lightning.data.digits import load_shipped_digits
-from gan_lightning.metrics.classifier import (
-    class_coverage,
-    class_histogram,
-    histogram_kl_to_uniform,
-    inception_score,
-    load_digit_classifier,
-)
-from gan_lightning.metrics.evaluator import GANEvaluator
-from gan_lightning.metrics.fid import InceptionExtractor, build_extractor, compute_metrics, metric_name
-from gan_lightning.metrics.train_digit_classifier import held_out_split
+from gan_lightning.data.digits import load_shipped_digits, split_indices
+from gan_lightning.metrics.classifier import class_coverage, class_histogram, load_digit_classifier
+from gan_lightning.metrics.evaluator import EvalData, GANEvaluator
+from gan_lightning.metrics.fid import InceptionExtractor, build_extractor, fid_kid
+from gan_lightning.metrics.modes import kl_to_uniform
+from gan_lightning.metrics.protocol import EvalProtocol
 from gan_lightning.module import GAN
 from gan_lightning.networks import MLPDiscriminator, MLPGenerator
 
@@ -50,9 +46,9 @@ def features(digits, classifier) -> dict[str, torch.Tensor]:
 
 def test_fid_and_kid_order_real_halves_one_digit_and_noise(features):
     kid = dict(kid_subsets=10, kid_subset_size=400)  # the default 100 x 1000 takes ~10 s on 2 cores
-    halves = compute_metrics(features["a"], features["b"], **kid)
-    ones = compute_metrics(features["a"], features["ones"], **kid)
-    noise = compute_metrics(features["a"], features["noise"], **kid)
+    halves = fid_kid(features["a"], features["b"], **kid)
+    ones = fid_kid(features["a"], features["ones"], **kid)
+    noise = fid_kid(features["a"], features["noise"], **kid)
     assert halves["fid"] < 0.5 and abs(halves["kid"]) < 0.01
     assert 5 < ones["fid"] < noise["fid"] / 10
     assert 10 * max(halves["kid"], 0.01) < ones["kid"] < noise["kid"] / 10
@@ -61,15 +57,14 @@ def test_fid_and_kid_order_real_halves_one_digit_and_noise(features):
 
 def test_shipped_classifier_accuracy_and_class_metrics(digits, classifier):
     images, labels = digits
-    _, test = held_out_split(labels)
+    test = split_indices(labels)["test"]  # the classifier never saw these
     probs = classifier.predict_proba(images[test])
     assert (probs.argmax(1) == labels[test]).float().mean() > 0.95
     assert classifier.num_features == 128 and classifier.test_accuracy > 0.95
     one_class = probs[labels[test] == 7]
     assert torch.isclose(class_histogram(probs).sum(), torch.tensor(1.0))
     assert class_coverage(probs) == 1.0 and class_coverage(one_class) < 0.25  # a stray misread may count
-    assert histogram_kl_to_uniform(probs) < 0.05 < 1.5 < histogram_kl_to_uniform(one_class)
-    assert inception_score(probs) > 7 and inception_score(one_class) < 1.5
+    assert kl_to_uniform(class_histogram(probs)) < 0.05 < 1.5 < kl_to_uniform(class_histogram(one_class))
 
 
 class CountingDataset(Dataset):
@@ -94,18 +89,19 @@ def digit_gan() -> GAN:
 
 
 def test_real_features_are_computed_once_and_cached_on_disk(digits, tmp_path):
-    data = CountingDataset(digits[0][:1000])
+    data = EvalData("digits1000", CountingDataset(digits[0][:1000]), "test", train=None)
     gan = digit_gan()
-    first = GANEvaluator("digits", num_samples=300, cache_dir=str(tmp_path), kid_subset_size=100, kid_subsets=5)
-    values = first.evaluate(gan, data, "digits1000")
-    assert data.reads == 300 and len(list(tmp_path.glob("real_digits1000_train_digits-*_300_seed0.pt"))) == 1
-    assert first.evaluate(gan, data, "digits1000") == values  # memory: same latents, same subsets
-    second = GANEvaluator("digits", num_samples=300, cache_dir=str(tmp_path), kid_subset_size=100, kid_subsets=5)
-    assert second.evaluate(gan, data, "digits1000") == values  # disk
-    assert data.reads == 300
-    assert set(values) == {"val/fid_digits_300", "val/kid_digits_300", "val/kid_std_digits_300"}
-    GANEvaluator("digits", num_samples=200, cache_dir=str(tmp_path)).evaluate(gan, data, "digits1000")
-    assert data.reads == 500  # another sample count is another protocol
+    protocol = EvalProtocol(num_samples=300, metrics=("fid", "kid"), kid_subset_size=100, kid_subsets=5)
+    first = GANEvaluator(protocol, cache_dir=str(tmp_path))
+    values = first.evaluate(gan, data)
+    assert data.reference.reads == 300 and len(list(tmp_path.glob("real_digits1000_test_digits-*_300_seed0.pt"))) == 1
+    assert first.evaluate(gan, data) == values  # memory: same latents, same subsets
+    second = GANEvaluator(protocol, cache_dir=str(tmp_path))
+    assert second.evaluate(gan, data) == values  # disk
+    assert data.reference.reads == 300
+    assert set(values) == {"val/fid_digits_test300_gen300", "val/kid_digits_test300_gen300", "val/kid_std_digits_test300_gen300"}
+    GANEvaluator(EvalProtocol(num_samples=200, metrics=("fid",)), cache_dir=str(tmp_path)).evaluate(gan, data)
+    assert data.reference.reads == 500  # another sample count is another protocol
 
 
 def test_inception_download_failure_names_the_offline_extractor(monkeypatch):
@@ -139,20 +135,14 @@ def test_extractor_rejects_images_it_cannot_take(classifier):
         classifier(torch.zeros(2, 3, 32, 32))
     with pytest.raises(ValueError, match="side 16..128"):
         classifier.check_input((1, 8, 8))
-    evaluator = GANEvaluator("digits", num_samples=100, cache_dir=None)
+    evaluator = GANEvaluator(EvalProtocol(num_samples=100), cache_dir=None)
     with pytest.raises(ValueError, match=r"shape \(2,\)"):
         evaluator.check_data((2,))
 
 
 def test_too_few_samples_for_a_full_rank_covariance_warns_with_the_minimum(features):
     with pytest.warns(UserWarning, match="at least 129 samples"):
-        compute_metrics(features["a"][:100], features["b"][:100], metrics=("fid",))
+        fid_kid(features["a"][:100], features["b"][:100], metrics=("fid",))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        compute_metrics(features["a"][:200], features["b"][:200], metrics=("fid",))
-
-
-def test_metric_names_carry_the_protocol():
-    assert metric_name("fid", "digits", 5000) == "val/fid_digits_5k"
-    assert metric_name("kid", "inception", 10000) == "val/kid_inception_10k"
-    assert metric_name("fid", "digits", 2500) == "val/fid_digits_2500"
+        fid_kid(features["a"][:200], features["b"][:200], metrics=("fid",))

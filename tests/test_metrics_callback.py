@@ -1,5 +1,5 @@
 """The metrics callback in a fit: it drives ModelCheckpoint, and 2 DDP processes give the same
-FID as 1 process on the same samples."""
+FID and precision/recall as 1 process on the same samples."""
 
 import functools
 import math
@@ -14,7 +14,7 @@ from gan_lightning.module import GAN
 from gan_lightning.networks import MLPDiscriminator, MLPGenerator
 from tests.helpers import quiet_trainer
 
-NAME = "val/fid_digits_600"
+NAMES = {f"val/{m}_digits_test601_gen601" for m in ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage")}
 
 
 def frozen_digit_gan() -> GAN:
@@ -26,30 +26,42 @@ def frozen_digit_gan() -> GAN:
 
 
 def fit_fid(tmp_path, **trainer_kwargs) -> dict[str, float]:
-    metrics = MetricsCallback(num_samples=600, metrics=["fid"], cache_dir=str(tmp_path / "cache"), batch_size=150)
+    metrics = MetricsCallback(num_samples=601, metrics=["fid", "kid", "prdc"], cache_dir=str(tmp_path / "cache"),
+                              batch_size=150, kid_subsets=5, kid_subset_size=100)
     trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, callbacks=[metrics], **trainer_kwargs)
     trainer.fit(frozen_digit_gan(), ShippedDigitsDataModule(image_size=32, batch_size=16))
     return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
 
 
+@pytest.mark.slow
 def test_two_ddp_processes_give_the_fid_of_one(tmp_path):
     one = fit_fid(tmp_path / "one")
     two = fit_fid(tmp_path / "two", strategy="ddp_spawn_find_unused_parameters_true", devices=2)
-    assert set(one) == set(two) == {NAME}
-    assert math.isfinite(one[NAME]) and one[NAME] > 1
-    assert abs(one[NAME] - two[NAME]) <= 1e-4 * max(1.0, one[NAME])
+    assert set(one) == set(two) == NAMES
+    fid = "val/fid_digits_test601_gen601"
+    assert math.isfinite(one[fid]) and one[fid] > 1
+    for name in one:  # 601 fakes: the ranks make 301 and 300, gathered back in order (KID's subsets see it)
+        assert abs(one[name] - two[name]) <= 1e-4 * max(1.0, one[name]), name
 
 
-def test_fid_drives_model_checkpoint_and_runs_at_fit_end(tmp_path):
-    metrics = MetricsCallback(num_samples=300, metrics=["fid", "kid"], every_n_epochs=2, cache_dir=None,
+def test_model_checkpoint_keeps_the_generator_with_the_lowest_fid_seen(tmp_path):
+    name = "val/fid_digits_test300_gen300"
+    metrics = MetricsCallback(num_samples=300, metrics=["fid", "kid"], every_n_epochs=1, cache_dir=None,
                               kid_subsets=5, kid_subset_size=100)
-    best = ModelCheckpoint(dirpath=tmp_path, monitor="val/fid_digits_300", mode="min")
-    trainer = quiet_trainer(max_epochs=2, limit_train_batches=2, callbacks=[metrics, best], enable_checkpointing=True)
+    seen: list[float] = []
+    evaluate = metrics.evaluate
+    metrics.evaluate = lambda trainer, pl_module: (v := evaluate(trainer, pl_module), seen.append(v[name]))[0]
+    best = ModelCheckpoint(dirpath=tmp_path, monitor=name, mode="min", filename="{epoch}")
+    trainer = quiet_trainer(max_epochs=4, limit_train_batches=3, callbacks=[metrics, best], enable_checkpointing=True)
+    adam = lambda p: torch.optim.Adam(p, lr=5e-3)  # noqa: E731  (moves G enough for the FID to change)
+    torch.manual_seed(0)
     gan = GAN(MLPGenerator(latent_dim=8, out_shape=[1, 32, 32], output_activation="tanh"),
-              MLPDiscriminator(in_shape=[1, 32, 32], hidden=[8]))
+              MLPDiscriminator(in_shape=[1, 32, 32], hidden=[8]), optimizer_G=adam, optimizer_D=adam)
     trainer.fit(gan, ShippedDigitsDataModule(image_size=32, batch_size=16))
-    assert best.best_model_score is not None and math.isfinite(best.best_model_score.item())
-    assert "val/kid_digits_300" in trainer.callback_metrics
+    assert len(seen) == 4 and len(set(seen)) == 4  # one evaluation per epoch, fit's end not again
+    assert best.best_model_score.item() == pytest.approx(min(seen), rel=1e-6)
+    assert best.best_model_path.endswith(f"epoch={seen.index(min(seen))}.ckpt")
+    assert "val/kid_digits_test300_gen300" in trainer.callback_metrics
 
 
 def count_evaluations(callback: MetricsCallback) -> list[int]:
@@ -68,7 +80,7 @@ def count_evaluations(callback: MetricsCallback) -> list[int]:
     "schedule, expected",
     [
         (dict(every_n_epochs=2), [4, 6]),  # epoch 2, then fit's end (epoch 3 is not scheduled)
-        (dict(every_n_epochs=None, every_n_train_steps=4, at_fit_end=False), [4]),
+        (dict(every_n_epochs=None, every_n_batches=2, at_fit_end=False), [4]),  # batch index 1: 4 optimizer steps
         (dict(every_n_epochs=3), [6]),  # fit's end was just evaluated: not twice
     ],
 )
@@ -80,7 +92,7 @@ def test_schedule(schedule, expected):
               MLPDiscriminator(in_shape=[1, 32, 32], hidden=[8]))
     trainer.fit(gan, ShippedDigitsDataModule(image_size=32, batch_size=16))
     assert steps == expected
-    assert "val/fid_digits_200" in trainer.callback_metrics
+    assert "val/fid_digits_test200_gen200" in trainer.callback_metrics
 
 
 def test_callback_fails_at_setup_on_data_it_cannot_take():
@@ -88,3 +100,12 @@ def test_callback_fails_at_setup_on_data_it_cannot_take():
     gan = GAN(MLPGenerator(latent_dim=2, out_shape=[2]), MLPDiscriminator(in_shape=[2]))
     with pytest.raises(ValueError, match=r"1-channel images.*shape \(2,\)"):
         trainer.fit(gan, GaussianDataModule(num_samples=64, batch_size=8))
+
+
+def test_callback_says_when_there_is_no_held_out_reference():
+    metrics = MetricsCallback(num_samples=200, metrics=["fid"], cache_dir=None, every_n_epochs=None, at_fit_end=False)
+    trainer = quiet_trainer(max_steps=2, callbacks=[metrics])
+    gan = GAN(MLPGenerator(latent_dim=8, out_shape=[1, 32, 32], output_activation="tanh"),
+              MLPDiscriminator(in_shape=[1, 32, 32], hidden=[8]))
+    with pytest.warns(UserWarning, match="no held-out split.*Memorisation is left out"):
+        trainer.fit(gan, ShippedDigitsDataModule(image_size=32, split="all", batch_size=16))

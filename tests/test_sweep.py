@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from gan_lightning.cli import cli_main
+from gan_lightning.metrics.protocol import EvalProtocol, metric_name
 
 ROOT = Path(__file__).parents[1]
 
@@ -35,4 +36,4 @@ def test_sweep_command_parses_with_the_agents_arguments(capsys, monkeypatch):
     assert config["trainer"]["logger"]["class_path"].endswith("WandbLogger")
     callbacks = [c["class_path"] for c in config["trainer"]["callbacks"]]
     assert "gan_lightning.callbacks.metrics.MetricsCallback" in callbacks
-    assert sweep["metric"]["name"].startswith("val/fid_")
+    assert sweep["metric"]["name"] == metric_name("fid", "digits", "test", 1000, EvalProtocol().num_samples)

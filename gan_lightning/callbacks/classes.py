@@ -12,8 +12,8 @@ from torch import nn
 
 from gan_lightning.callbacks.health import warn_once
 from gan_lightning.callbacks.periodic import PeriodicSampleCheck
-from gan_lightning.metrics.classifier import class_coverage, histogram_kl_to_uniform, load_digit_classifier
-from gan_lightning.metrics.modes import diversity_ratio
+from gan_lightning.metrics.classifier import class_coverage, class_histogram, load_digit_classifier
+from gan_lightning.metrics.modes import diversity_ratio, kl_to_uniform
 
 
 class ClassCoverage(PeriodicSampleCheck):
@@ -58,7 +58,7 @@ class ClassCoverage(PeriodicSampleCheck):
         probs = self.classifier.predict_proba(fake)
         metrics = {
             "class_coverage": class_coverage(probs),
-            "class_kl": histogram_kl_to_uniform(probs),
+            "class_kl": kl_to_uniform(class_histogram(probs)),
             "diversity": diversity_ratio(fake, self._real[: self.num_samples]),
         }
         self.history.append({"batch": trainer.fit_loop.total_batch_idx + 1, **metrics})

@@ -1,36 +1,42 @@
-"""FID/KID during training, logged under names that carry the protocol (``val/fid_digits_5k``).
+"""FID/KID, precision/recall/density/coverage and the memorisation ratio during training, logged
+under names that carry the protocol (``val/fid_digits_test1k_gen5k``: 5,000 generated digits
+against the 1,000 held-out test digits, digit-classifier features; see docs/metrics.md).
 
-Runs every ``every_n_epochs`` epochs (and/or every ``every_n_train_steps`` steps) and once more
-at the end of fit if the last step was not evaluated. The value is logged with ``self.log``, so
-``ModelCheckpoint(monitor="val/fid_digits_5k", mode="min")`` keeps the best generator: GANs often
-get worse late in training. Under DDP every rank makes its slice of the fakes and torchmetrics
-synchronises the statistics, so every rank logs the same number.
+Runs every ``every_n_epochs`` epochs (and/or every ``every_n_batches`` batches) and once more
+at the end of fit if the last batch was not evaluated. Values are logged with ``self.log``, so
+``ModelCheckpoint(monitor="val/fid_digits_test1k_gen5k", mode="min")`` keeps the best generator:
+GANs often get worse late in training. Under DDP every rank makes its slice of the fakes, the
+features are gathered, and every rank logs the same numbers. The protocol is saved in the
+callback's state (so in checkpoints) for ``gan-lightning evaluate`` to repeat.
 """
+
+import warnings
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from gan_lightning.metrics.evaluator import DEFAULT_CACHE_DIR, GANEvaluator, data_split, dataset_key, real_dataset
-from gan_lightning.metrics.fid import METRICS, ExtractorName
+from gan_lightning.callbacks.periodic import log_values
+from gan_lightning.metrics.evaluator import DEFAULT_CACHE_DIR, EvalData, GANEvaluator, eval_data
+from gan_lightning.metrics.protocol import METRICS, EvalProtocol, ExtractorName
 from gan_lightning.module import GAN
 
 
 class MetricsCallback(Callback):
-    """FID and KID of the (EMA) generator against the training data.
+    """The evaluation protocol (``EvalProtocol``) on the (EMA) generator while training.
 
     Args:
         extractor: "digits" (the shipped digit classifier; offline, 1-channel digits) or
             "inception" (Inception-v3; needs its weights downloaded or ``inception_weights_path``).
-        num_samples: generated samples per evaluation (and real samples, at most the data's size).
-        metrics: any of "fid", "kid".
+        num_samples: generated samples per evaluation (and the most reference samples used).
+        metrics: any of "fid", "kid", "prdc" (precision, recall, density, coverage), "memorisation".
         every_n_epochs: evaluate at the end of every n-th epoch (None: never at epoch ends).
-        every_n_train_steps: evaluate every n optimizer steps of G (None: never mid-epoch).
+        every_n_batches: evaluate every n training batches (None: never mid-epoch).
         at_fit_end: evaluate when fit ends, unless the last step was just evaluated.
         batch_size: images per generator / extractor call.
         cache_dir: where real features are cached on disk (null: memory only).
         kid_subset_size: KID subset size (capped at the sample counts).
         kid_subsets: number of KID subsets (the KID paper's 100 costs ~10 s on 2 CPU cores).
-        seed: seed of the real subset, the latents and the KID subsets.
+        seed: seed of the real subsets, the latents and the KID subsets.
         inception_weights_path: local Inception-v3 weights for machines without network.
     """
 
@@ -40,7 +46,7 @@ class MetricsCallback(Callback):
         num_samples: int = 5000,
         metrics: list[str] = list(METRICS),
         every_n_epochs: int | None = 1,
-        every_n_train_steps: int | None = None,
+        every_n_batches: int | None = None,
         at_fit_end: bool = True,
         batch_size: int = 500,
         cache_dir: str | None = DEFAULT_CACHE_DIR,
@@ -50,21 +56,19 @@ class MetricsCallback(Callback):
         inception_weights_path: str | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("every_n_epochs", every_n_epochs), ("every_n_train_steps", every_n_train_steps)):
+        for name, value in (("every_n_epochs", every_n_epochs), ("every_n_batches", every_n_batches)):
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 or null, got {value}.")
-        self.evaluator = GANEvaluator(
-            extractor, num_samples, metrics, batch_size, cache_dir, kid_subset_size, kid_subsets, seed,
-            inception_weights_path,
+        protocol = EvalProtocol(
+            extractor=extractor, num_samples=num_samples, metrics=tuple(metrics), kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size, seed=seed, inception_weights_path=inception_weights_path,
         )
+        self.evaluator = GANEvaluator(protocol, batch_size, cache_dir)
         self.every_n_epochs = every_n_epochs
-        self.every_n_train_steps = every_n_train_steps
+        self.every_n_batches = every_n_batches
         self.at_fit_end = at_fit_end
-        self._last_step: int | None = None
-
-    @property
-    def names(self) -> dict[str, str]:
-        return self.evaluator.names()
+        self._last_batch: int | None = None  # total_batch_idx of the last evaluation
+        self._data: EvalData | None = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Fail at setup, not after an epoch of training, if the data cannot be evaluated."""
@@ -74,43 +78,31 @@ class MetricsCallback(Callback):
         if shape is None:
             raise ValueError("MetricsCallback needs a datamodule with `sample_shape` (the gan_lightning datamodules).")
         self.evaluator.check_data(tuple(shape))
+        self._data = eval_data(trainer.datamodule)  # a missing held-out split fails here, not after an epoch
+        if self._data.note and trainer.is_global_zero:
+            warnings.warn(f"MetricsCallback: {self._data.note}", stacklevel=2)
 
     def evaluate(self, trainer: Trainer, pl_module: GAN) -> dict[str, float]:
-        """Compute the metrics on every rank (they synchronise) and remember the step."""
-        datamodule = trainer.datamodule
-        values = self.evaluator.evaluate(
-            pl_module, real_dataset(datamodule), dataset_key(datamodule), data_split(datamodule),
-            trainer.global_rank, trainer.world_size,
-        )
-        self._last_step = trainer.global_step
+        """Compute the metrics on every rank (fakes are gathered) and remember the batch."""
+        values = self.evaluator.evaluate(pl_module, self._data, trainer.global_rank, trainer.world_size)
+        self._last_batch = trainer.fit_loop.total_batch_idx
         return values
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: GAN, *args: object) -> None:
-        n = self.every_n_train_steps
-        if n is None:
-            return
-        # global_step advances once per optimizer step, so it can skip multiples of n: compare buckets
-        if trainer.global_step // n > (self._last_step or 0) // n:
-            pl_module.log_dict(self.evaluate(trainer, pl_module), sync_dist=True)
+        n = self.every_n_batches
+        if n is not None and (trainer.fit_loop.total_batch_idx + 1) % n == 0:
+            log_values(trainer, self.evaluate(trainer, pl_module))
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: GAN) -> None:
         n = self.every_n_epochs
-        if n is not None and (trainer.current_epoch + 1) % n == 0 and trainer.global_step != self._last_step:
+        if n is not None and (trainer.current_epoch + 1) % n == 0 and trainer.fit_loop.total_batch_idx != self._last_batch:
+            # identical on every rank: sync_dist averages equal numbers (and spares Lightning's warning)
             pl_module.log_dict(self.evaluate(trainer, pl_module), sync_dist=True)
 
     def on_train_end(self, trainer: Trainer, pl_module: GAN) -> None:
-        """Lightning forbids ``self.log`` here, so write to the loggers and callback_metrics directly."""
-        if not self.at_fit_end or trainer.global_step == self._last_step:
-            return
-        values = self.evaluate(trainer, pl_module)
-        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
-        if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                logger.log_metrics(values, step=trainer.global_step)
+        if self.at_fit_end and trainer.fit_loop.total_batch_idx != self._last_batch:
+            log_values(trainer, self.evaluate(trainer, pl_module))
 
     def state_dict(self) -> dict:
         """The protocol, saved in checkpoints so that ``gan-lightning evaluate`` can repeat it."""
-        e = self.evaluator
-        return {"extractor": e.extractor_name, "num_samples": e.num_samples, "metrics": list(e.metrics),
-                "inception_weights_path": e.inception_weights_path, "seed": e.seed,
-                "kid_subsets": e.kid_subsets, "kid_subset_size": e.kid_subset_size}
+        return self.evaluator.protocol.to_dict()

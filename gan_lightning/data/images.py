@@ -106,11 +106,21 @@ class TorchvisionInMemoryDataModule(ImageDataModule):
         self.train = train
         self.download = download
 
-    def open(self, download: bool) -> datasets.VisionDataset:
-        """torchvision's data set, or a FileNotFoundError saying where it looked and what to do."""
+    @property
+    def split(self) -> str:
+        """The split G trains on: "train", or "test" with ``train: false``."""
+        return "train" if self.train else "test"
+
+    def reference_split(self) -> str:
+        """The split metrics compare with: the other one."""
+        return "test" if self.train else "train"
+
+    def open(self, download: bool, train: bool | None = None) -> datasets.VisionDataset:
+        """torchvision's data set (``train`` defaults to the datamodule's), or a FileNotFoundError
+        saying where it looked and what to do."""
         name = self.dataset_class.__name__
         try:
-            return self.dataset_class(str(self.root), train=self.train, download=download)
+            return self.dataset_class(str(self.root), train=self.train if train is None else train, download=download)
         except RuntimeError:
             raise FileNotFoundError(
                 f"{name} not found (or incomplete) in {self.root / self.folder}. Set "
@@ -120,18 +130,26 @@ class TorchvisionInMemoryDataModule(ImageDataModule):
             ) from None
 
     def prepare_data(self) -> None:
-        """Download once per node, before ``setup`` runs on every rank."""
+        """Download once per node, before ``setup`` runs on every rank (both splits: metrics use the other)."""
         if self.download:
             self.open(download=True)
+            self.open(download=True, train=not self.train)
 
-    def setup(self, stage: str) -> None:
-        if self.dataset is not None:
-            return
-        raw = self.open(download=False)
+    def load(self, train: bool) -> UInt8Images:
+        """One split, resized once and held in memory."""
+        raw = self.open(download=False, train=train)
         images = torch.as_tensor(raw.data)
         images = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)  # -> N, C, H, W
         resize = v2.Compose([v2.Resize(self.image_size, antialias=True), v2.CenterCrop(self.image_size)])
-        self.dataset = UInt8Images(resize(images.contiguous()), torch.as_tensor(raw.targets))
+        return UInt8Images(resize(images.contiguous()), torch.as_tensor(raw.targets))
+
+    def setup(self, stage: str) -> None:
+        if self.dataset is None:
+            self.dataset = self.load(self.train)
+
+    def reference_dataset(self) -> Dataset:
+        """The ``reference_split`` (MNIST: the 10,000 test digits), for FID and the other metrics."""
+        return self.load(not self.train)
 
 
 class MNISTDataModule(TorchvisionInMemoryDataModule):

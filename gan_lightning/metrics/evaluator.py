@@ -1,31 +1,33 @@
-"""FID/KID of a GAN's generator against its real data, with the real features cached.
+"""The evaluation protocol run on a GAN: FID/KID, precision/recall/density/coverage and the
+memorisation ratio of its generator, against held-out real data, with real features cached.
 
 Shared by the metrics callback (during training, on every rank) and ``gan-lightning evaluate``
-(one process). Real features are extracted once per (data set, split, extractor, sample count):
-kept in memory, and on disk under ``cache_dir`` so that later runs and ``evaluate`` skip the
-real data entirely. Fakes come from ``GAN.generate`` (the EMA G when there is one, in
-eval mode, without gradients, in batches), from latents drawn with a fixed seed, so successive
-evaluations compare the same z and every rank makes its own slice of the same sample set.
+(one process). The reference is the datamodule's held-out split when it has one
+(``reference_dataset()``: the shipped digits' ``test`` split, torchvision's ``train=False``);
+otherwise the training data itself, and the metric names then say ``train``. Real features are
+extracted once per (data, split, extractor, sample count, seed): kept in memory, and on disk
+under ``cache_dir``. Fakes come from ``GAN.generate`` (the EMA G when there is one, in eval mode,
+without gradients) from latents drawn with a fixed seed, so successive evaluations compare the
+same z. Under DDP each rank makes its slice of the fakes, the slices are gathered, and every
+rank computes the same numbers from all of them.
 """
 
 import hashlib
 import json
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from gan_lightning.metrics.classifier import DIGIT_CLASSIFIER_PATH
-from gan_lightning.metrics.fid import (
-    METRICS,
-    ExtractorName,
-    build_extractor,
-    compute_metrics,
-    count_label,
-    metric_name,
-)
+from gan_lightning.metrics.fid import build_extractor, fid_kid
+from gan_lightning.metrics.prdc import density_coverage, memorisation_ratio, precision_recall
+from gan_lightning.metrics.protocol import PRDC_KEYS, EvalProtocol, count_label, metric_name
 from gan_lightning.module import GAN
 
 DEFAULT_CACHE_DIR = "~/.cache/gan_lightning"
@@ -42,75 +44,83 @@ def dataset_key(datamodule: object) -> str:
     return f"{type(datamodule).__name__}-{digest}"
 
 
-def data_split(datamodule: object) -> str:
-    """The split the GAN trains on: 'test' only for a datamodule built with ``train=False``."""
-    return "train" if dict(getattr(datamodule, "hparams", {})).get("train", True) else "test"
+@dataclass
+class EvalData:
+    """What generated samples are compared with.
+
+    Attributes:
+        key: names the data in cache files (``dataset_key``).
+        reference: the real data of FID/KID/PRDC and of the memorisation ratio's denominator.
+        reference_split: its name in the metric names ("test"; "train" when it is the training data).
+        train: the data G trains on, when it differs from ``reference`` (else None: no memorisation ratio).
+        train_split: its name ("train" for the shipped digits' default).
+        note: why the reference is not held out, when it is not.
+    """
+
+    key: str
+    reference: Dataset
+    reference_split: str
+    train: Dataset | None
+    train_split: str = "train"
+    note: str | None = None
 
 
-def real_dataset(datamodule: object) -> Dataset:
-    """The map-style data set behind the datamodule's training loader."""
+def eval_data(datamodule: object) -> EvalData:
+    """The held-out split of the datamodule's data when it has one, else its training data (named so)."""
     datamodule.setup("fit")
-    return datamodule.train_dataloader().dataset
+    train = datamodule.train_dataloader().dataset
+    key = dataset_key(datamodule)
+    train_split = getattr(datamodule, "split", "train")
+    if callable(getattr(datamodule, "reference_dataset", None)):
+        split = datamodule.reference_split()
+        if split != train_split:
+            return EvalData(key, datamodule.reference_dataset(), split, train, train_split)
+        note = f"the reference is the training data ({split}): it has no held-out split."
+    else:
+        split = "train"
+        note = f"{type(datamodule).__name__} has no held-out split: the reference is the training data."
+    return EvalData(key, train, split, None, split, note + " Memorisation is left out and FID/KID/PRDC cannot detect copying.")
+
+
+def seeded_subset(size: int, n: int, seed: int) -> Tensor:
+    """Indices of the seeded random subset of ``n`` of ``size`` items (the real samples used)."""
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
+
+
+def gather_rows(x: Tensor, total: int, world_size: int) -> Tensor:
+    """All ranks' interleaved slices ``rows[rank::world_size]`` of ``total`` rows, in order, on every rank."""
+    if world_size == 1:
+        return x
+    per_rank = math.ceil(total / world_size)
+    padded = x.new_zeros(per_rank, *x.shape[1:])
+    padded[: len(x)] = x
+    parts = [torch.empty_like(padded) for _ in range(world_size)]
+    dist.all_gather(parts, padded)
+    return torch.stack(parts, dim=1).flatten(0, 1)[:total]  # row j * world_size + r is rank r's j-th
 
 
 class GANEvaluator:
-    """Computes FID/KID named by their protocol, e.g. ``val/fid_digits_5k``.
+    """Runs an ``EvalProtocol``; returns the values under names that carry it (``metric_name``).
 
     Args:
-        extractor: "digits" (the shipped digit classifier, offline) or "inception".
-        num_samples: generated samples per evaluation, and real samples (at most the data set's size).
-        metrics: any of "fid", "kid".
+        protocol: what to compute and how (see ``EvalProtocol``).
         batch_size: images per generator / extractor call.
         cache_dir: where real features are kept between runs (None: memory only).
-        kid_subset_size: KID subset size (capped at the sample counts).
-        kid_subsets: number of KID subsets (the KID paper's 100 costs ~10 s on 2 CPU cores).
-        seed: seed of the real subset, the latents and the KID subsets.
-        inception_weights_path: a local Inception-v3 weights file for offline use.
-        prefix: prefix of the metric names.
     """
 
-    def __init__(
-        self,
-        extractor: ExtractorName = "digits",
-        num_samples: int = 5000,
-        metrics: tuple[str, ...] | list[str] = METRICS,
-        batch_size: int = 500,
-        cache_dir: str | None = DEFAULT_CACHE_DIR,
-        kid_subset_size: int = 1000,
-        kid_subsets: int = 100,
-        seed: int = 0,
-        inception_weights_path: str | None = None,
-        prefix: str = "val/",
-    ) -> None:
-        unknown = set(metrics) - set(METRICS)
-        if unknown or not metrics:
-            raise ValueError(f"metrics must be a non-empty subset of {list(METRICS)}, got {list(metrics)}.")
-        if num_samples < 2:
-            raise ValueError(f"num_samples must be >= 2 for a covariance, got {num_samples}.")
-        self.extractor_name = extractor
-        self.num_samples = num_samples
-        self.metrics = tuple(metrics)
+    def __init__(self, protocol: EvalProtocol, batch_size: int = 500, cache_dir: str | None = DEFAULT_CACHE_DIR) -> None:
+        self.protocol = protocol
         self.batch_size = batch_size
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
-        self.kid_subset_size = kid_subset_size
-        self.kid_subsets = kid_subsets
-        self.seed = seed
-        self.inception_weights_path = inception_weights_path
-        self.prefix = prefix
-        self.extractor: nn.Module = build_extractor(extractor, inception_weights_path)
+        self.extractor: nn.Module = build_extractor(protocol.extractor, protocol.inception_weights_path)
         self._real: dict[str, Tensor] = {}
-
-    def names(self) -> dict[str, str]:
-        """{"fid": "val/fid_digits_5k", ...}: the logged name of each computed value."""
-        keys = [k for m in self.metrics for k in ((m,) if m == "fid" else (m, f"{m}_std"))]
-        return {k: metric_name(k, self.extractor_name, self.num_samples, self.prefix) for k in keys}
 
     def check_data(self, sample_shape: tuple[int, ...]) -> None:
         """A ValueError naming the mismatch if the extractor cannot take these samples."""
         self.extractor.check_input(tuple(sample_shape))
 
     def extractor_key(self) -> str:
-        if self.extractor_name == "digits":
+        if self.protocol.extractor == "digits":
             return f"digits-{hashlib.sha256(DIGIT_CLASSIFIER_PATH.read_bytes()).hexdigest()[:8]}"
         return "inception-2048-antialias"
 
@@ -120,17 +130,17 @@ class GANEvaluator:
         device = next(self.extractor.parameters()).device
         return torch.cat([self.extractor(chunk.to(device)) for chunk in images.split(self.batch_size)])
 
-    def real_features(self, dataset: Dataset, key: str, split: str = "train") -> Tensor:
-        """(n, F) features of a seeded random subset of ``dataset``: from memory, disk, or the data."""
-        n = min(self.num_samples, len(dataset))
-        name = f"real_{key}_{split}_{self.extractor_key()}_{count_label(n)}_seed{self.seed}"
+    def real_features(self, dataset: Dataset, key: str, split: str, limit: int) -> Tensor:
+        """(n, F) CPU features of ``seeded_subset(len(dataset), limit)``: from memory, disk, or the data."""
+        n = min(limit, len(dataset))
+        name = f"real_{key}_{split}_{self.extractor_key()}_{count_label(n)}_seed{self.protocol.seed}"
         if name in self._real:
             return self._real[name]
         path = self.cache_dir / f"{name}.pt" if self.cache_dir is not None else None
         if path is not None and path.is_file():
             features = torch.load(path, map_location="cpu", weights_only=True)
         else:
-            index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.seed))[:n]
+            index = seeded_subset(len(dataset), n, self.protocol.seed)
             loader = DataLoader(Subset(dataset, index.tolist()), batch_size=self.batch_size)
             features = torch.cat([self.extract(b[0] if isinstance(b, (list, tuple)) else b).cpu() for b in loader])
             if path is not None:
@@ -141,20 +151,40 @@ class GANEvaluator:
         self._real[name] = features
         return features
 
+    def train_features(self, data: EvalData) -> Tensor:
+        """Features of (up to ``num_train``) training samples, for memorisation and nearest neighbours."""
+        if data.train is None:
+            raise ValueError(f"No training data distinct from the reference: {data.note}")
+        return self.real_features(data.train, data.key, data.train_split, self.protocol.num_train)
+
     @torch.no_grad()
     def fake_features(self, gan: GAN, rank: int = 0, world_size: int = 1) -> Tensor:
-        """This rank's slice of the features of ``num_samples`` fakes from the seeded latents."""
-        z = gan.draw_latent(self.num_samples, torch.Generator().manual_seed(self.seed))[rank::world_size]
-        return self.extract(gan.generate(z, self.batch_size))
+        """CPU features of all ``num_samples`` fakes from the seeded latents (each rank makes a slice)."""
+        n = self.protocol.num_samples
+        z = gan.draw_latent(n, torch.Generator().manual_seed(self.protocol.seed))[rank::world_size]
+        return gather_rows(self.extract(gan.generate(z, self.batch_size)), n, world_size).cpu()
 
-    def evaluate(self, gan: GAN, dataset: Dataset, key: str, split: str = "train", rank: int = 0, world_size: int = 1) -> dict[str, float]:
-        """{metric name: value}. Under DDP every rank calls this; torchmetrics syncs the states."""
+    def evaluate(self, gan: GAN, data: EvalData, rank: int = 0, world_size: int = 1) -> dict[str, float]:
+        """{metric name: value}, the same on every rank. Under DDP every rank must call this."""
+        p = self.protocol
         self.extractor.to(gan.device)
-        real = self.real_features(dataset, key, split)
+        real = self.real_features(data.reference, data.key, data.reference_split, p.num_samples)
         fake = self.fake_features(gan, rank, world_size)
-        values = compute_metrics(
-            real[rank::world_size].to(gan.device), fake, self.metrics,
-            num_real=len(real), num_fake=self.num_samples,
-            kid_subsets=self.kid_subsets, kid_subset_size=self.kid_subset_size, seed=self.seed,
-        )
-        return {self.names()[k]: v for k, v in values.items()}
+        n_real, n_fake = len(real), len(fake)
+        out: dict[str, float] = {}
+
+        def put(values: dict[str, float], num_real: int, num_fake: int, split: str = data.reference_split) -> None:
+            out.update({metric_name(k, p.extractor, split, num_real, num_fake): v for k, v in values.items()})
+
+        if "fid" in p.metrics or "kid" in p.metrics:
+            wanted = tuple(m for m in ("fid", "kid") if m in p.metrics)
+            put(fid_kid(real, fake, wanted, p.kid_subsets, p.kid_subset_size, p.seed), n_real, n_fake)
+        if "prdc" in p.metrics:  # k-NN radii depend on the sample count: equal counts, as in both papers
+            n = min(n_real, n_fake)
+            values = {**precision_recall(real[:n], fake[:n], p.precision_recall_k),
+                      **density_coverage(real[:n], fake[:n], p.density_coverage_k)}
+            put({k: values[k] for k in PRDC_KEYS}, n, n)
+        if "memorisation" in p.metrics and data.train is not None:
+            train = self.train_features(data)
+            put({"memorisation": memorisation_ratio(fake, train, real)}, len(train), n_fake, data.train_split)
+        return out

@@ -23,7 +23,9 @@ class ModeStats(NamedTuple):
 
 
 def kl_to_uniform(counts: Tensor) -> float:
-    """KL(p || uniform) of the histogram ``counts``; log K when it is empty (nothing to spread)."""
+    """KL(p || uniform) of the histogram ``counts`` (or fractions); log K when it is empty.
+
+    The project's one KL to uniform: PacGAN's reverse KL and ClassCoverage's class KL."""
     k = counts.numel()
     total = counts.sum()
     if total == 0:

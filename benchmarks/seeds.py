@@ -1,0 +1,134 @@
+"""Any config over several training seeds: mean ± standard error of the data's metrics.
+
+Each run is ``gan-lightning fit --config CONFIG [overrides] --seed_everything SEED`` through the
+project's LightningCLI, without loggers, checkpoints or the config's callbacks (diagnostics are
+not part of the method), in a temporary folder. The data stays fixed across seeds (pass e.g.
+``--data.init_args.seed`` yourself to vary it too). The final (EMA) generator is then scored with
+the metrics its data supports:
+
+- images: the evaluation protocol of docs/metrics.md (FID, KID, precision, recall, density,
+  coverage, memorisation against the held-out split; ``--num_samples`` generated samples);
+- 2-D mixtures with ``modes``/``std`` (ring, grid): PacGAN's modes covered, high-quality %%
+  and reverse KL on 2,500 points, as benchmarks/modes2d.py;
+- the 2-D Gaussian (``true_mean``/``true_covariance``): |mean - b| and |cov - AᵀA| / |AᵀA| on
+  5,000 points, as notebooks/01.
+
+It prints one row per metric (mean ± standard error over seeds) plus each run's training CPU
+(process) seconds and wall seconds, and writes every run's numbers to ``--out`` (JSON).
+
+    python benchmarks/seeds.py configs/digits_dcgan.yaml --seeds 3                  # one after another, all cores
+    python benchmarks/seeds.py configs/ring8.yaml --seeds 4 --parallel 2 --threads 1  # 2 runs at once, 1 thread each
+    python benchmarks/seeds.py configs/digits_dcgan.yaml --seeds 2 --trainer.max_steps 40 --num_samples 1000
+"""
+
+import argparse
+import json
+import math
+import statistics
+import tempfile
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+
+from gan_lightning.cli import cli_main
+from gan_lightning.metrics.evaluator import GANEvaluator, eval_data
+from gan_lightning.metrics.modes import mode_stats
+from gan_lightning.metrics.protocol import EvalProtocol
+from gan_lightning.module import GAN
+
+
+def gaussian_errors(model: GAN, datamodule: object, seed: int, n: int = 5000) -> dict[str, float]:
+    """|mean - b| and the relative Frobenius error of the covariance, as in notebooks/01."""
+    x = model.sample(n, torch.Generator().manual_seed(seed)).double().cpu()
+    true_cov = datamodule.true_covariance.double()
+    return {
+        "mean_error": float(torch.linalg.norm(x.mean(0) - datamodule.true_mean.double())),
+        "cov_error": float(torch.linalg.norm(torch.cov(x.T) - true_cov) / torch.linalg.norm(true_cov)),
+    }
+
+
+def score(model: GAN, datamodule: object, seed: int, args: argparse.Namespace) -> dict[str, float]:
+    """The metrics the datamodule's data supports (see the module docstring)."""
+    shape = tuple(datamodule.sample_shape)
+    if len(shape) == 3:
+        extractor = args.extractor or ("digits" if shape[0] == 1 else "inception")
+        protocol = EvalProtocol(extractor, args.num_samples, inception_weights_path=args.inception_weights_path)
+        return GANEvaluator(protocol, cache_dir=args.cache_dir).evaluate(model, eval_data(datamodule))
+    if hasattr(datamodule, "modes") and hasattr(datamodule, "std"):
+        samples = model.sample(2500, torch.Generator().manual_seed(seed)).flatten(1)
+        stats = mode_stats(samples, datamodule.modes, datamodule.std)
+        return {"modes_covered": stats.modes_covered, "hq_percent": 100 * stats.hq_fraction, "reverse_kl": stats.reverse_kl}
+    if hasattr(datamodule, "true_mean") and hasattr(datamodule, "true_covariance"):
+        return gaussian_errors(model, datamodule, seed)
+    raise ValueError(
+        f"No metrics for {type(datamodule).__name__} with samples of shape {shape}: seeds.py scores images, "
+        "2-D mixtures with `modes` and `std`, and data with `true_mean` and `true_covariance`."
+    )
+
+
+def run(config: str, overrides: list[str], seed: int, args: argparse.Namespace) -> dict[str, float]:
+    """Train one seed and score it; returns the metrics and the training CPU and wall seconds."""
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")  # our argv is not the CLI's
+    with tempfile.TemporaryDirectory() as tmp:
+        cli_args = ["fit", "--config", config, *overrides, "--seed_everything", str(seed),
+                    "--trainer.logger", "false", "--trainer.enable_checkpointing", "false", "--trainer.callbacks", "[]",
+                    "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", tmp]
+        cpu, wall = time.process_time(), time.perf_counter()
+        cli = cli_main(cli_args)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    start = time.perf_counter()
+    metrics = score(cli.model, cli.datamodule, seed, args)
+    return {"seed": seed, **metrics, "cpu_s": cpu, "wall_s": wall, "eval_wall_s": time.perf_counter() - start}
+
+
+def mean_se(values: list[float]) -> str:
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return f"{mean:.4g}"
+    return f"{mean:.4g} ± {statistics.stdev(values) / math.sqrt(len(values)):.2g}"
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], epilog="Other arguments (--trainer.max_steps 40, ...) go to the config."
+    )
+    parser.add_argument("config", help="a config of `gan-lightning fit`")
+    parser.add_argument("--seeds", type=int, default=3, help="number of training seeds")
+    parser.add_argument("--first_seed", type=int, default=0, help="seeds run from here")
+    parser.add_argument("--parallel", type=int, default=1, help="runs at once, each in its own process")
+    parser.add_argument("--threads", type=int, help="torch threads per run (default: all cores / --parallel)")
+    parser.add_argument("--num_samples", type=int, default=5000, help="generated images per evaluation")
+    parser.add_argument("--extractor", choices=["digits", "inception"], help="default: digits for 1 channel")
+    parser.add_argument("--inception_weights_path", help="local Inception-v3 weights (no network needed)")
+    parser.add_argument("--cache_dir", default="~/.cache/gan_lightning", help="where real features are cached")
+    parser.add_argument("--out", default="runs/seeds.json", help="every run's numbers, as JSON")
+    args, overrides = parser.parse_known_args(argv)
+    if args.seeds < 1 or args.parallel < 1:
+        parser.error(f"--seeds and --parallel must be >= 1, got {args.seeds} and {args.parallel}")
+    args.threads = args.threads or max(1, torch.get_num_threads() // args.parallel)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    if args.parallel == 1:
+        rows = [run(args.config, overrides, seed, args) for seed in seeds]
+    else:  # spawn: no forked torch/Lightning state; every worker sets its own thread count
+        with ProcessPoolExecutor(args.parallel, mp_context=get_context("spawn")) as pool:
+            rows = list(pool.map(run, *zip(*[(args.config, overrides, seed, args) for seed in seeds])))
+    print(f"{args.config} {' '.join(overrides)}: {args.seeds} seeds, {args.parallel} at once, {args.threads} threads each")
+    print("| metric | mean ± s.e. |\n|---|---|")
+    for key in rows[0]:
+        if key != "seed":
+            print(f"| {key} | {mean_se([r[key] for r in rows])} |")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"config": args.config, "overrides": overrides, "threads": args.threads,
+                               "parallel": args.parallel, "runs": rows}, indent=1) + "\n")
+    print(f"wrote {out}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
