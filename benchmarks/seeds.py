@@ -33,12 +33,14 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from gan_lightning.cli import cli_main
 from gan_lightning.metrics.evaluator import GANEvaluator, eval_data
 from gan_lightning.metrics.modes import mode_stats
 from gan_lightning.metrics.protocol import EvalProtocol
 from gan_lightning.module import GAN
+from gan_lightning.visualize import samples_to_image
 
 
 def gaussian_errors(model: GAN, datamodule: object, seed: int, n: int = 5000) -> dict[str, float]:
@@ -81,6 +83,10 @@ def run(config: str, overrides: list[str], seed: int, args: argparse.Namespace) 
         cpu, wall = time.process_time(), time.perf_counter()
         cli = cli_main(cli_args)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if args.grids:  # the final G(fixed_noise), as the README's picture
+        Path(args.grids).mkdir(parents=True, exist_ok=True)
+        image = samples_to_image(cli.model.generate(cli.model.fixed_noise))
+        Image.fromarray(image.squeeze() if image.shape[-1] == 1 else image).save(Path(args.grids) / f"seed{seed}.png")
     start = time.perf_counter()
     metrics = score(cli.model, cli.datamodule, seed, args)
     return {"seed": seed, **metrics, "cpu_s": cpu, "wall_s": wall, "eval_wall_s": time.perf_counter() - start}
@@ -107,6 +113,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--inception_weights_path", help="local Inception-v3 weights (no network needed)")
     parser.add_argument("--cache_dir", default="~/.cache/gan_lightning", help="where real features are cached")
     parser.add_argument("--out", default="runs/seeds.json", help="every run's numbers, as JSON")
+    parser.add_argument("--grids", help="a folder for each run's final grid (seedN.png) or scatter")
     args, overrides = parser.parse_known_args(argv)
     if args.seeds < 1 or args.parallel < 1:
         parser.error(f"--seeds and --parallel must be >= 1, got {args.seeds} and {args.parallel}")
