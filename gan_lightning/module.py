@@ -26,6 +26,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from gan_lightning.losses import LossName, get_objective
 from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, r1_penalty
 from gan_lightning.rng import collect_rng_states, restore_rng_states
+from gan_lightning.strategies import ddp_forward
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -251,7 +252,7 @@ class GAN(LightningModule):
         """netD's raw outputs, one per sample (or one per pack of ``pack`` samples)."""
         if self.pack > 1:
             x = x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:])
-        return self.netD(x).reshape(-1)
+        return ddp_forward(self, "netD")(x).reshape(-1)  # netD, or its DDP wrapper when training it
 
     # --- training --------------------------------------------------------------------------
     def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[LambdaLR]]:
@@ -307,7 +308,7 @@ class GAN(LightningModule):
         if self.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
         z = self.draw_latent(n)
-        fake = self.netG(z)
+        fake = ddp_forward(self, "netG")(z)  # netG, or its own DDP wrapper (SeparateDDPStrategy)
 
         # (1) D step: maximise log D(x) + log(1 - D(G(z))) on real and detached fakes.
         with self.toggled_optimizer(opt_D):

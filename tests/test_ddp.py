@@ -1,15 +1,24 @@
 """Two processes of DDP on the CPU (gloo): the GAN trains, ranks agree, files are written once."""
 
+import json
+import math
+import os
+import subprocess
+import sys
 from functools import partial
 from pathlib import Path
 
+import pytest
 import torch
 from lightning.pytorch import Callback, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from gan_lightning.callbacks.samples import SampleGrid
+from gan_lightning.strategies import SeparateDDPStrategy
 from tests.helpers import quiet_trainer, toy_data, toy_gan
+
+ROOT = Path(__file__).parents[1]
 
 
 class SaveRankState(Callback):
@@ -28,6 +37,7 @@ class SaveRankState(Callback):
         torch.save(state, self.out / f"rank{trainer.global_rank}.pt")
 
 
+@pytest.mark.slow
 def test_two_process_ddp_trains_with_ranks_in_step(tmp_path):
     seed_everything(0)
     adam = partial(torch.optim.Adam, lr=1e-3)  # picklable, for the spawned processes
@@ -57,3 +67,58 @@ def test_two_process_ddp_trains_with_ranks_in_step(tmp_path):
     ]
     epoch_losses = (tmp_path / "run/version_0/metrics.csv").read_text().splitlines()[0]
     assert "loss_D_epoch" in epoch_losses and "loss_G_epoch" in epoch_losses
+
+
+# --- SeparateDDPStrategy: netG and netD in their own DDP wrappers -----------------------------
+
+def run_ddp(kind: str, out: Path, timeout: int = 240, **args) -> subprocess.CompletedProcess:
+    """``python -m tests.ddp_runs`` (2 processes, Lightning's subprocess launcher) under
+    ``timeout``: a rank left waiting in a collective makes the test fail, not hang."""
+    cmd = ["timeout", "-k", "10", str(timeout), sys.executable, "-m", "tests.ddp_runs", kind, str(out), json.dumps(args)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode != 124, f"{kind} {args} hung (killed after {timeout} s):\n{done.stderr[-3000:]}"
+    return done
+
+
+def rank_states(out: Path) -> list[dict]:
+    return [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [
+    {"gp_weight": 1.0},  # WGAN-GP: a double backward through D's wrapper
+    {"n_critic": 2, "r1_weight": 1.0, "mode_seeking_weight": 0.5, "loss": "wasserstein"},  # G idle on odd batches
+])
+def test_separate_wrappers_train_like_one_wrapper(tmp_path, options):
+    """Same seeds, 6 batches on 2 processes: G, D and EMA weights, checkpoint keys and FID equal
+    those of Lightning's one-wrapper ``ddp_find_unused_parameters_true``."""
+    runs = {}
+    for name in ("separate", "unused"):
+        done = run_ddp("digits", tmp_path / name, strategy_name=name, **options)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[name] = rank_states(tmp_path / name)
+    new, old = runs["separate"][0], runs["unused"][0]
+    assert new["wrapped"] == ["netD", "netG"] and old["wrapped"] == []
+    assert new["step"] == old["step"] == 12
+    assert new["state_dict"].keys() == old["state_dict"].keys()
+    assert not any(".module." in k for k in new["state_dict"] if not k.startswith("netG_ema.")), "keys gained .module."
+    for key, value in new["state_dict"].items():
+        torch.testing.assert_close(value, old["state_dict"][key], rtol=1e-5, atol=1e-6, msg=key)
+    ema, g = new["state_dict"]["netG_ema.module.main.0.weight"], new["state_dict"]["netG.main.0.weight"]
+    assert not torch.equal(ema, g), "the EMA must lag the weights it averages"
+    for key in new["state_dict"]:  # parameters agree across ranks (running statistics are per rank)
+        if "running" not in key and "num_batches" not in key:
+            assert torch.equal(new["state_dict"][key], runs["separate"][1]["state_dict"][key]), key
+    fid_new, fid_old = new["metrics"]["val/fid_digits_64"], old["metrics"]["val/fid_digits_64"]
+    assert math.isfinite(fid_new) and abs(fid_new - fid_old) <= 1e-4 * fid_old
+    ckpts = sorted(p.name for p in (tmp_path / "separate/run/version_0/checkpoints").iterdir())
+    assert ckpts == ["epoch=0-step=12.ckpt", "last.ckpt"]
+    saved = torch.load(tmp_path / "separate/run/version_0/checkpoints/last.ckpt", weights_only=False)["state_dict"]
+    assert saved.keys() == new["state_dict"].keys()
+    assert (tmp_path / "separate/run/version_0/samples/step_0000012.png").is_file()
+
+
+def test_separate_strategy_refuses_the_unused_parameter_search():
+    with pytest.raises(ValueError, match="find_unused_parameters"):
+        SeparateDDPStrategy(find_unused_parameters=True)
