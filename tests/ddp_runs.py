@@ -17,10 +17,9 @@ from lightning.pytorch.loggers import CSVLogger
 
 from gan_lightning.callbacks.metrics import MetricsCallback
 from gan_lightning.callbacks.samples import SampleGrid
-from gan_lightning.data import ShippedDigitsDataModule
+from gan_lightning.data import GaussianDataModule, ShippedDigitsDataModule
 from gan_lightning.module import GAN
-from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
-from gan_lightning.strategies import SeparateDDPStrategy
+from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
 
 class SaveRankState(Callback):
@@ -50,8 +49,49 @@ def digit_gan(**kwargs) -> GAN:
 
 def strategy(name: str):
     if name == "separate":
+        from gan_lightning.strategies import SeparateDDPStrategy
+
         return SeparateDDPStrategy()
     return "ddp_find_unused_parameters_true"
+
+
+class PoisonRank(Callback):
+    """Serves a NaN batch on one rank only (fills it in place before training_step)."""
+
+    def __init__(self, rank: int, batch_idx: int) -> None:
+        self.rank, self.batch_idx = rank, batch_idx
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: GAN, batch, batch_idx: int) -> None:
+        if trainer.global_rank == self.rank and batch_idx == self.batch_idx:
+            (batch[0] if isinstance(batch, (list, tuple)) else batch).fill_(float("nan"))
+
+
+class RecordException(Callback):
+    """Each rank writes the exception that stopped it, to check that every rank stopped, and why."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def on_exception(self, trainer: Trainer, pl_module: GAN, exception: BaseException) -> None:
+        text = f"{type(exception).__name__}: {exception}\nglobal_step={trainer.global_step}\n"
+        (self.out / f"rank{trainer.global_rank}.err").write_text(text)
+
+
+def fit_nan(out: Path, strategy_name: str, rank: int = 1, batch_idx: int = 5, fused: bool = False) -> None:
+    """The 2-D toy on 2 processes, a NaN batch on ``rank`` at ``batch_idx``, checkpoints every
+    4 optimizer steps, the loggers' batches far apart (so the checkpoint is the first sync point)."""
+    seed_everything(0)
+    adam = functools.partial(torch.optim.Adam, lr=1e-3, fused=fused)
+    model = GAN(MLPGenerator(latent_dim=2, out_shape=[2], hidden=[8]), MLPDiscriminator(in_shape=[2], hidden=[5, 3]),
+                optimizer_G=adam, optimizer_D=adam)
+    trainer = Trainer(
+        accelerator="cpu", devices=2, strategy=strategy(strategy_name), max_epochs=1,
+        logger=CSVLogger(out, name="run"), log_every_n_steps=100, enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[ModelCheckpoint(save_last=True, every_n_train_steps=4, save_top_k=-1),
+                   PoisonRank(rank, batch_idx), RecordException(out)],
+    )
+    trainer.fit(model, GaussianDataModule(num_samples=2 * 8 * 12, batch_size=8))  # 12 batches per rank
 
 
 def fit_digits(out: Path, strategy_name: str, steps: int = 6, **model_kwargs) -> None:
@@ -78,5 +118,7 @@ if __name__ == "__main__":
     args = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
     if kind == "digits":
         fit_digits(out, **args)
+    elif kind == "nan":
+        fit_nan(out, **args)
     else:
         raise SystemExit(f"unknown run kind {kind!r}")

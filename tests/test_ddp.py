@@ -38,12 +38,14 @@ class SaveRankState(Callback):
 
 
 @pytest.mark.slow
-def test_two_process_ddp_trains_with_ranks_in_step(tmp_path):
+@pytest.mark.parametrize("strategy", ["one_wrapper", "separate"])
+def test_two_process_ddp_trains_with_ranks_in_step(tmp_path, strategy):
     seed_everything(0)
     adam = partial(torch.optim.Adam, lr=1e-3)  # picklable, for the spawned processes
     model = toy_gan(optimizer_G=adam, optimizer_D=adam)
     trainer = quiet_trainer(
-        strategy="ddp_spawn_find_unused_parameters_true",  # `ddp` re-runs pytest in the children
+        # spawn: `ddp`'s subprocess launcher would re-run pytest in the children
+        strategy="ddp_spawn_find_unused_parameters_true" if strategy == "one_wrapper" else SeparateDDPStrategy(start_method="spawn"),
         devices=2,
         max_epochs=2,
         logger=CSVLogger(tmp_path, name="run"),
@@ -122,3 +124,28 @@ def test_separate_wrappers_train_like_one_wrapper(tmp_path, options):
 def test_separate_strategy_refuses_the_unused_parameter_search():
     with pytest.raises(ValueError, match="find_unused_parameters"):
         SeparateDDPStrategy(find_unused_parameters=True)
+
+
+# --- a NaN on one rank stops every rank ------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy_name,fused", [("separate", False), ("unused", True)])
+def test_nan_on_one_rank_stops_every_rank_with_the_same_message(tmp_path, strategy_name, fused):
+    """Rank 1 alone gets a NaN batch (batch 5, global step 10) between logged batches: both ranks
+    raise the same FloatingPointError at the next checkpoint (step 12), which is not written; the
+    last checkpoint on disk is step 8's, finite. Before issue 18 rank 1 raised alone and rank 0
+    died in gloo ("Connection closed by peer"), or on NCCL waited in the next all-reduce."""
+    done = run_ddp("nan", tmp_path, timeout=180, strategy_name=strategy_name, fused=fused)
+    assert done.returncode != 0
+    errors = [(tmp_path / f"rank{r}.err").read_text() for r in (0, 1)]
+    expected = (
+        "FloatingPointError: loss_D is nan at global step 10 (epoch 0) on rank 1 of 2 (every rank stopped). "
+        "No optimizer step applied it and no checkpoint was written after it."
+    )
+    assert errors[0] == errors[1] and errors[0].startswith(expected), errors
+    assert errors[0].endswith("global_step=12\n")  # stopped one batch after the NaN, at the checkpoint
+    assert "loss_D is nan at global step 10" in done.stderr
+    ckpts = tmp_path / "run/version_0/checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir()) == ["epoch=0-step=4.ckpt", "epoch=0-step=8.ckpt", "last.ckpt"]
+    last = torch.load(ckpts / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 8 and all(torch.isfinite(v).all() for v in last["state_dict"].values())
