@@ -6,11 +6,13 @@ the others waiting in the next all-reduce until the job's wall-time limit.
 
 ``FiniteGuard`` instead keeps the check on the device:
 
-- ``step(optimizer, name, loss, ...)`` replaces ``optimizer.step()``. It sets a sticky on-device
-  flag when ``loss`` is not finite, all-reduced (MAX) over the ranks under DDP (one scalar
-  collective per optimizer step, queued like the gradient all-reduce, no host sync), so that
-  every rank skips the same steps and stops at the same point. From the first bad loss on, the
-  optimizer steps are made harmless on the device:
+- ``step(optimizer, name, loss, ...)`` replaces ``optimizer.step()``. When ``loss`` is not
+  finite it records, on the device, one float64 code of (global step, loss, NaN/+inf/-inf, rank),
+  all-reduced with MIN over the ranks under DDP (one scalar collective per optimizer step, queued
+  like the gradient all-reduce, no host sync) and kept as the minimum over time. So every rank
+  holds the same sticky record of the first bad loss, skips the same steps and stops at the same
+  point with the same message, and ``check`` needs no collective. From the first bad loss on,
+  the optimizer steps are made harmless on the device:
 
   * fused optimizers (``fused=True`` Adam/AdamW/SGD/Adagrad) get the flag as ``found_inf``, the
     argument ``torch.amp.GradScaler`` uses: the fused kernel skips the update of the weights, the
@@ -21,29 +23,36 @@ the others waiting in the next all-reduce until the job's wall-time limit.
     frozen, until the stop. Skipping ``step()`` itself would need the flag on the host, a sync.
 
 - ``check(...)`` raises ``FloatingPointError`` naming the loss, its value, the global step, the
-  epoch and the rank, if the flag is set. Call it where a sync happens anyway: on the batches the
-  loggers write, before a checkpoint is written, at the end of an epoch and of training. Every
-  rank holds the same flag, so every rank raises the same message at the same point.
+  epoch and the rank, if a loss was bad. It costs one host sync: call it where a sync happens
+  anyway: on the batches the loggers write, before a checkpoint is written, at the end of an
+  epoch and of training. It runs no collective, so rank 0 alone may call it too.
 
 Parameters stay finite; buffers such as BatchNorm running statistics are updated by the forward
 of a bad batch and may not be. Nothing is saved after the bad batch (``check`` runs before each
 checkpoint), so the last checkpoint on disk holds the last good state.
 """
 
+import bisect
+import math
+
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
-LOSS_NAMES = ("loss_D", "loss_G")
-_NONE = -1.0  # "no non-finite loss seen on this rank" in the info vector's step slot
+LOSS_NAMES = ("loss_D", "loss_G", "a loss")  # index 2: any other name
+KINDS = ("nan", "inf", "-inf")
+NONE = math.inf  # the record when every loss so far was finite
 
 
-def _world_size() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+def _world() -> tuple[int, int]:
+    """(world size, rank) of the default process group, (1, 0) without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank()
+    return 1, 0
 
 
 class FiniteGuard:
-    """On-device record of the first non-finite loss and a sticky stop flag (see the module doc).
+    """On-device record of the first non-finite loss on any rank (see the module doc).
 
     Args:
         advice: the sentence after the diagnosis in the error message: what to do about it.
@@ -55,65 +64,56 @@ class FiniteGuard:
         "checkpoint with --ckpt_path last.",
     ) -> None:
         self.advice = advice
-        self.bad: Tensor | None = None  # float 0/1, sticky, the same on every rank (all-reduced)
-        self.info: Tensor | None = None  # float64 [global step, epoch, loss index, value] of this rank's first
+        self.reset()
 
     def reset(self) -> None:
-        """Forget the flag (a new fit)."""
-        self.bad = self.info = None
+        """Forget the record (a new fit)."""
+        self.first: Tensor | None = None  # float64 code of the first bad loss, NONE if none
+        self.epoch_starts: list[tuple[int, int]] = []  # (global step, epoch): host-side, for the message
 
     def step(self, optimizer: object, name: str, loss: Tensor, global_step: int, epoch: int) -> None:
         """``optimizer.step()``, made harmless on the device if ``loss`` or any earlier loss (on any
         rank) was not finite. ``optimizer`` may be Lightning's ``LightningOptimizer``."""
         loss = loss.detach()
-        if self.bad is None or self.bad.device != loss.device:
-            self.bad = torch.zeros((), dtype=torch.float32, device=loss.device)
-            self.info = torch.tensor([_NONE, _NONE, _NONE, 0.0], dtype=torch.float64, device=loss.device)
-        assert self.info is not None
-        local = torch.isfinite(loss).logical_not_()
-        first_here = local & (self.info[0] == _NONE)  # this rank's first non-finite loss
-        self.info[0:1].masked_fill_(first_here, global_step)  # python scalars: kernel arguments, no copy
-        self.info[1:2].masked_fill_(first_here, epoch)
-        self.info[2:3].masked_fill_(first_here, LOSS_NAMES.index(name) if name in LOSS_NAMES else -2)
-        self.info[3:4] = torch.where(first_here, loss.double(), self.info[3])
-        flag = local.float()
-        if _world_size() > 1:
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)  # asynchronous on NCCL: no host sync
-        torch.maximum(self.bad, flag, out=self.bad)
+        if self.first is None or self.first.device != loss.device:
+            self.first = torch.full((), NONE, dtype=torch.float64, device=loss.device)
+        if not self.epoch_starts or self.epoch_starts[-1][1] != epoch:
+            self.epoch_starts.append((global_step, epoch))
+        world, rank = _world()
+        index = LOSS_NAMES.index(name) if name in LOSS_NAMES[:2] else 2
+        kind = torch.where(loss.isnan(), 0.0, torch.where(loss > 0, 1.0, 2.0)).double()
+        code = torch.where(loss.isfinite(), NONE, ((global_step * 3 + index) * 3 + kind) * world + rank)
+        if world > 1:
+            dist.all_reduce(code, op=dist.ReduceOp.MIN)  # asynchronous on NCCL: no host sync
+        torch.minimum(self.first, code, out=self.first)
+        bad = self.first < NONE
         inner = getattr(optimizer, "optimizer", optimizer)  # LightningOptimizer wraps the torch one
         if getattr(inner, "_step_supports_amp_scaling", False) and not _scaler_in_use(optimizer):
-            inner.found_inf = self.bad  # fused kernels skip the whole update when it is non-zero
+            inner.found_inf = bad.float()  # fused kernels skip the whole update when it is non-zero
         else:
-            skip = self.bad.bool()
             for group in inner.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
-                        p.grad.masked_fill_(skip, 0.0)
+                        p.grad.masked_fill_(bad, 0.0)
         optimizer.step()
 
     def check(self) -> None:
-        """Raise ``FloatingPointError`` if any rank has seen a non-finite loss. One host sync (and
-        under DDP, only once a loss was bad, one all-gather): call it where a sync happens anyway,
-        on every rank at the same point."""
-        if self.bad is None or not self.bad.item():
+        """Raise ``FloatingPointError`` if a loss on any rank was not finite (one host sync)."""
+        if self.first is None:
             return
-        assert self.info is not None
-        world = _world_size()
-        if world > 1:
-            gathered = [torch.empty_like(self.info) for _ in range(world)]
-            dist.all_gather(gathered, self.info)
-        else:
-            gathered = [self.info]
-        seen = [(info.tolist(), rank) for rank, info in enumerate(gathered) if info[0].item() != _NONE]
-        if not seen:  # the flag came from elsewhere (cannot happen through step)
-            raise FloatingPointError(f"A loss became NaN or inf. {self.advice}")
-        (step, epoch, index, value), rank = min(seen)  # the earliest step; the lowest rank on a tie
-        ranks = sorted(r for (s, *_), r in seen if s == step)
-        name = LOSS_NAMES[int(index)] if int(index) >= 0 else "a loss"
-        where = f" on rank{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))} of {world}" if world > 1 else ""
-        stopped = " (every rank stopped)" if world > 1 else ""
+        code = self.first.item()
+        if code == NONE:
+            return
+        world, _ = _world()
+        code = int(code)
+        rank, code = code % world, code // world
+        kind, code = code % 3, code // 3
+        index, step = code % 3, code // 3
+        starts = self.epoch_starts
+        epoch = starts[max(0, bisect.bisect_right([s for s, _ in starts], step) - 1)][1] if starts else 0
+        where = f" on rank {rank} of {world} (every rank stopped)" if world > 1 else ""
         raise FloatingPointError(
-            f"{name} is {value} at global step {int(step)} (epoch {int(epoch)}){where}{stopped}. "
+            f"{LOSS_NAMES[index]} is {KINDS[kind]} at global step {step} (epoch {epoch}){where}. "
             f"No optimizer step applied it and no checkpoint was written after it. {self.advice}"
         )
 

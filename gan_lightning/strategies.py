@@ -89,6 +89,9 @@ class SeparateDDPStrategy(DDPStrategy):
                 "static_graph is not supported by SeparateDDPStrategy: D's forwards run with and without "
                 "gradient sync (D step / G step), which a static graph cannot describe."
             )
+        # LightningCLI fills every DDP argument it finds behind **kwargs with its default, mostly
+        # None; drop those, so that they do not override sync_buffers (DDP reads None as default).
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
         super().__init__(**kwargs)
         self.module_names = tuple(module_names)
         self.sync_buffers = {"netG": True, "netD": False, **(sync_buffers or {})}
@@ -112,7 +115,9 @@ class SeparateDDPStrategy(DDPStrategy):
                 )
             if not any(p.requires_grad for p in net.parameters()):
                 continue  # nothing to all-reduce
-            options = {_SYNC_BUFFERS_ARG: self.sync_buffers.get(name, True), **self._ddp_kwargs}
+            options = dict(self._ddp_kwargs)
+            if "broadcast_buffers" not in options and "forward_sync_buffers" not in options:  # else: the user's, for both
+                options[_SYNC_BUFFERS_ARG] = self.sync_buffers.get(name, True)
             stream = torch.cuda.stream(torch.cuda.Stream()) if device_ids is not None else None
             if stream is not None:  # as Lightning's DDPStrategy: build the wrapper on a side stream
                 with stream:

@@ -34,6 +34,10 @@ class SaveRankState(Callback):
             "step": trainer.global_step,
             "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()},
             "wrapped": sorted(pl_module.__dict__.get("ddp_wrappers", {})),
+            "sync_buffers": {  # forward_sync_buffers from torch 2.14, broadcast_buffers before
+                name: getattr(w, "forward_sync_buffers", getattr(w, "broadcast_buffers", None))
+                for name, w in pl_module.__dict__.get("ddp_wrappers", {}).items()
+            },
         }
         torch.save(state, self.out / f"rank{trainer.global_rank}.pt")
 
