@@ -109,7 +109,8 @@ def main() -> None:
         sec = {k: statistics.median(v) for k, v in res.items()}
         print(
             f"{case:<11}{sec['separate']:>14.5f}{sec['one_wrapper']:>18.5f}"
-            f"{sec['separate'] / sec['one_wrapper']:>7.3f}  {os.getloadavg()[0]:.1f}",
+            f"{sec['separate'] / sec['one_wrapper']:>7.3f}  {os.getloadavg()[0]:.1f}"
+            f"  (runs: {', '.join(f'{k} ' + ' '.join(f'{x:.4f}' for x in v) for k, v in res.items())})",
             flush=True,
         )
 

@@ -81,13 +81,16 @@ class RecordException(Callback):
         (self.out / f"rank{trainer.global_rank}.err").write_text(text)
 
 
-def fit_nan(out: Path, strategy_name: str, rank: int = 1, batch_idx: int = 5, fused: bool = False) -> None:
+def fit_nan(
+    out: Path, strategy_name: str, rank: int = 1, batch_idx: int = 5, fused: bool = False, on_device: bool | None = None
+) -> None:
     """The 2-D toy on 2 processes, a NaN batch on ``rank`` at ``batch_idx``, checkpoints every
     4 optimizer steps, the loggers' batches far apart (so the checkpoint is the first sync point)."""
     seed_everything(0)
     adam = functools.partial(torch.optim.Adam, lr=1e-3, fused=fused)
     model = GAN(MLPGenerator(latent_dim=2, out_shape=[2], hidden=[8]), MLPDiscriminator(in_shape=[2], hidden=[5, 3]),
                 optimizer_G=adam, optimizer_D=adam)
+    model.finite_guard.on_device = on_device  # True: the path a GPU takes; None on a CPU: the host path
     trainer = Trainer(
         accelerator="cpu", devices=2, strategy=strategy(strategy_name), max_epochs=1,
         logger=CSVLogger(out, name="run"), log_every_n_steps=100, enable_progress_bar=False,

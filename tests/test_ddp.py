@@ -140,13 +140,13 @@ def test_cli_defaults_of_ddp_arguments_do_not_override_sync_buffers():
 # --- a NaN on one rank stops every rank ------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy_name,fused", [("separate", False), ("unused", True)])
-def test_nan_on_one_rank_stops_every_rank_with_the_same_message(tmp_path, strategy_name, fused):
+@pytest.mark.parametrize("strategy_name,fused,on_device", [("separate", False, True), ("unused", True, None)])
+def test_nan_on_one_rank_stops_every_rank_with_the_same_message(tmp_path, strategy_name, fused, on_device):
     """Rank 1 alone gets a NaN batch (batch 5, global step 10) between logged batches: both ranks
     raise the same FloatingPointError at the next checkpoint (step 12), which is not written; the
     last checkpoint on disk is step 8's, finite. Before issue 18 rank 1 raised alone and rank 0
     died in gloo ("Connection closed by peer"), or on NCCL waited in the next all-reduce."""
-    done = run_ddp("nan", tmp_path, timeout=180, strategy_name=strategy_name, fused=fused)
+    done = run_ddp("nan", tmp_path, timeout=180, strategy_name=strategy_name, fused=fused, on_device=on_device)
     assert done.returncode != 0
     errors = [(tmp_path / f"rank{r}.err").read_text() for r in (0, 1)]
     expected = (

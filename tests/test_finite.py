@@ -37,7 +37,9 @@ class PoisonBatch(Callback):
 
 def count_syncs_in_training_step(monkeypatch, model, trainer) -> list[str]:
     """Run ``trainer.fit`` and return the host syncs (Tensor method and caller) made inside the
-    module's training_step on the batches the loggers do not write."""
+    module's training_step on the batches the loggers do not write. The guard is forced onto its
+    device path, the one a GPU takes (on a CPU it checks on the host, where no queue waits)."""
+    model.finite_guard.on_device = True
     inside = [False]
     calls: list[str] = []
     for name in SYNCS:
@@ -102,14 +104,16 @@ def test_plain_adam_syncs_only_its_host_step_counter(monkeypatch):
     assert calls and all(c.startswith("item from adam.py") or c.startswith("item from optimizer.py") for c in calls), calls
 
 
+@pytest.mark.parametrize("on_device", [True, None], ids=["device_path", "cpu_host_path"])
 @pytest.mark.parametrize("optimizer", ["fused_adam", "adam", "sgd"])
-def test_nan_between_logged_batches_stops_at_the_next_checkpoint_with_finite_weights(tmp_path, optimizer):
+def test_nan_between_logged_batches_stops_at_the_next_checkpoint_with_finite_weights(tmp_path, optimizer, on_device):
     """NaN data at batch 5 (global step 10) of an unlogged stretch: the fit stops with the message
     before the checkpoint of step 12 is written; the weights in memory and on disk are finite, and
-    with a fused optimizer (found_inf) they are exactly those before the bad batch."""
+    exactly those before the bad batch with a fused optimizer (found_inf) or on the CPU host path."""
     seed_everything(0)
     opt = OPTIMIZERS[optimizer]
     model = toy_gan(optimizer_G=opt, optimizer_D=opt)
+    model.finite_guard.on_device = on_device
     before_bad: dict[str, list[torch.Tensor]] = {}
 
     class Snapshot(Callback):
@@ -128,16 +132,19 @@ def test_nan_between_logged_batches_stops_at_the_next_checkpoint_with_finite_wei
     assert last["global_step"] == 8 and all(torch.isfinite(v).all() for v in last["state_dict"].values())
     params = [p.detach() for p in model.parameters()]
     assert all(torch.isfinite(p).all() for p in params)
-    if optimizer in ("fused_adam", "sgd"):  # found_inf skips the update; zeroed gradients still let momentum move
-        same = all(torch.equal(a, b) for a, b in zip(before_bad["params"], params))
-        assert same == (optimizer == "fused_adam")
+    same = all(torch.equal(a, b) for a, b in zip(before_bad["params"], params))
+    # device path: found_inf skips the update; zeroed gradients still let momentum move the weights
+    assert same == (on_device is None or optimizer == "fused_adam")
 
 
-def test_nan_on_a_logged_batch_stops_there():
+@pytest.mark.parametrize("on_device", [True, None])
+def test_nan_on_a_logged_batch_stops_there(on_device):
     seed_everything(0)
+    model = toy_gan()
+    model.finite_guard.on_device = on_device
     trainer = quiet_trainer(max_epochs=1, log_every_n_steps=4, callbacks=[PoisonBatch(2)])
     with pytest.raises(FloatingPointError, match=r"loss_D is nan at global step 4 \(epoch 0\)"):
-        trainer.fit(toy_gan(), datamodule=toy_data(num_samples=16 * 12, batch_size=16))
+        trainer.fit(model, datamodule=toy_data(num_samples=16 * 12, batch_size=16))
     assert trainer.fit_loop.total_batch_idx == 3  # batch index 3 is the 4th, a logged one
 
 
@@ -157,7 +164,7 @@ def test_fused_adam_found_inf_skips_weights_moments_and_step_count():
     opt.step()
     state = {k: v.clone() for k, v in opt.state[p].items()}
     weights = p.detach().clone()
-    guard = FiniteGuard()
+    guard = FiniteGuard(on_device=True)
 
     class Opt:  # stands in for LightningOptimizer
         optimizer = opt
@@ -170,4 +177,20 @@ def test_fused_adam_found_inf_skips_weights_moments_and_step_count():
     assert torch.equal(p.detach(), weights)
     assert all(torch.equal(v, opt.state[p][k]) for k, v in state.items())  # exp_avg, exp_avg_sq, step
     with pytest.raises(FloatingPointError, match=r"loss_G is nan at global step 7 \(epoch 2\)"):
+        guard.check()
+
+
+def test_host_path_skips_an_inf_step_exactly_for_any_optimizer():
+    torch.manual_seed(0)
+    p = torch.nn.Parameter(torch.randn(5))
+    opt = torch.optim.Adam([p], lr=0.1)
+    p.grad = torch.randn(5)
+    opt.step()
+    state = {k: v.clone() for k, v in opt.state[p].items()}
+    weights = p.detach().clone()
+    guard = FiniteGuard(on_device=False)
+    p.grad = torch.full((5,), math.inf)
+    guard.step(opt, "loss_G", torch.tensor(-math.inf), global_step=3, epoch=0)
+    assert torch.equal(p.detach(), weights) and all(torch.equal(v, opt.state[p][k]) for k, v in state.items())
+    with pytest.raises(FloatingPointError, match=r"loss_G is inf at global step 3 \(epoch 0\)\. No optimizer step"):
         guard.check()
