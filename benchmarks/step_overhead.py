@@ -16,7 +16,7 @@ raw loop writes no files.
 
     python benchmarks/step_overhead.py                        # CPU, a few minutes on 2 cores
     python benchmarks/step_overhead.py --steps 200 --repeats 5
-    python benchmarks/step_overhead.py --device cuda --variants fp32 bf16 bf16-compile --steps 200
+    python benchmarks/step_overhead.py --device cuda --variants fp32 bf16 bf16-compile bf16-channels_last --steps 200
 """
 
 import argparse
@@ -41,7 +41,13 @@ from torch.utils.data import DataLoader, TensorDataset
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 CASES = ("dcgan64", "digits32", "mlp28", "gaussian2d")
-VARIANTS = {"fp32": ("32-true", False), "bf16": ("bf16-mixed", False), "bf16-compile": ("bf16-mixed", True)}
+# variant: (precision, torch.compile, channels_last memory format)
+VARIANTS = {
+    "fp32": ("32-true", False, False),
+    "bf16": ("bf16-mixed", False, False),
+    "bf16-compile": ("bf16-mixed", True, False),
+    "bf16-channels_last": ("bf16-mixed", False, True),
+}
 
 
 def _build(spec: dict) -> nn.Module:
@@ -76,7 +82,9 @@ def _optimizer(spec: dict) -> Callable:
     return functools.partial(torch.optim.Adam, **spec.get("init_args", {}))
 
 
-def run_raw(case: str, steps: int, warmup: int, device: str, precision: str, compile_: bool) -> tuple[float, float]:
+def run_raw(
+    case: str, steps: int, warmup: int, device: str, precision: str, compile_: bool, channels_last: bool = False
+) -> tuple[float, float]:
     """The seed loop; (wall, CPU) seconds per iteration over the iterations after ``warmup``."""
     from gan_lightning.networks.init import dcgan_init
 
@@ -85,6 +93,8 @@ def run_raw(case: str, steps: int, warmup: int, device: str, precision: str, com
         netG.apply(dcgan_init)
         netD.apply(dcgan_init)
     netG, netD = netG.to(device), netD.to(device)
+    if channels_last:
+        netG, netD = netG.to(memory_format=torch.channels_last), netD.to(memory_format=torch.channels_last)
     optG = _optimizer(model.get("optimizer_G", {}))(netG.parameters())
     optD = _optimizer(model.get("optimizer_D", {}))(netD.parameters())
     decay = model.get("lr_decay_start", 1.0)
@@ -104,6 +114,8 @@ def run_raw(case: str, steps: int, warmup: int, device: str, precision: str, com
     while it < total:
         for (real,) in loader:
             real = real.to(device, non_blocking=True)
+            if channels_last and real.dim() == 4:  # as the GAN module does
+                real = real.contiguous(memory_format=torch.channels_last)
             with autocast:
                 fake = netG(torch.randn(real.shape[0], netG.latent_dim, device=device) * std)
                 optD.zero_grad(set_to_none=True)
@@ -131,7 +143,9 @@ def run_raw(case: str, steps: int, warmup: int, device: str, precision: str, com
     return (time.perf_counter() - start) / steps, (time.process_time() - cpu_start) / steps
 
 
-def run_lightning(case: str, steps: int, warmup: int, device: str, precision: str, compile_: bool) -> tuple[float, float]:
+def run_lightning(
+    case: str, steps: int, warmup: int, device: str, precision: str, compile_: bool, channels_last: bool = False
+) -> tuple[float, float]:
     """``Trainer.fit`` of the GAN module; (wall, CPU) seconds per iteration after ``warmup``."""
     from lightning.pytorch import Callback, Trainer
     from lightning.pytorch.callbacks import TQDMProgressBar
@@ -146,6 +160,8 @@ def run_lightning(case: str, steps: int, warmup: int, device: str, precision: st
     model["optimizer_D"] = _optimizer(model.get("optimizer_D", {}))
     if compile_:
         model["compile"] = True
+    if channels_last:
+        model["channels_last"] = True
     gan = GAN(netG, netD, **model)
     dm = TensorDataModule(batch_size=batch)
     dm.make_data = lambda: data  # the same in-memory path as the shipped datamodules
@@ -182,9 +198,9 @@ def worker(args: argparse.Namespace) -> None:
     """One measurement in this fresh process; prints one JSON line."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    precision, compile_ = VARIANTS[args.variant]
+    precision, compile_, channels_last = VARIANTS[args.variant]
     run = run_raw if args.impl == "raw" else run_lightning
-    sec, cpu = run(args.case, args.steps, args.warmup, args.device, precision, compile_)
+    sec, cpu = run(args.case, args.steps, args.warmup, args.device, precision, compile_, channels_last)
     if args.device == "cuda":
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
@@ -224,7 +240,7 @@ def main() -> None:
     cpu_steps = {"dcgan64": (4, 1), "digits32": (20, 3), "mlp28": (150, 10), "gaussian2d": (300, 20)}
     if args.device == "cuda":
         print(f"device: {torch.cuda.get_device_name()}")
-    head = f"{'case':<11}{'variant':<13}{'raw s/it':>10}{'L s/it':>10}{'ratio':>7}{'cpu ratio':>10}"
+    head = f"{'case':<11}{'variant':<19}{'raw s/it':>10}{'L s/it':>10}{'ratio':>7}{'cpu ratio':>10}"
     head += f"{'raw img/s':>10}{'L img/s':>9}"
     print(head + f"{'raw MB':>8}{'L MB':>8}{'mem':>6}  load avg", flush=True)
     for case in args.cases:
@@ -242,7 +258,7 @@ def main() -> None:
             cpu = {k: statistics.median(r["cpu"] for r in v) for k, v in res.items()}
             mem = {k: statistics.median(r["peak_mb"] for r in v) for k, v in res.items()}
             print(
-                f"{case:<11}{variant:<13}{sec['raw']:>10.4f}{sec['lightning']:>10.4f}"
+                f"{case:<11}{variant:<19}{sec['raw']:>10.4f}{sec['lightning']:>10.4f}"
                 f"{sec['lightning'] / sec['raw']:>7.3f}{cpu['lightning'] / cpu['raw']:>10.3f}{batch / sec['raw']:>10.0f}{batch / sec['lightning']:>9.0f}"
                 f"{mem['raw']:>8.0f}{mem['lightning']:>8.0f}{mem['lightning'] / mem['raw']:>6.3f}"
                 f"  {os.getloadavg()[0]:.1f}",

@@ -11,7 +11,6 @@ neither step leaves gradients on, or changes, the network it does not train.
 """
 
 import copy
-import math
 from typing import Literal
 
 import torch
@@ -23,6 +22,8 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gan_lightning.augment import DiffAugment
+from gan_lightning.ema import ema_update
+from gan_lightning.finite import FiniteGuard
 from gan_lightning.losses import LossName, Objective, get_objective
 from gan_lightning.lr_schedule import linear_decay, training_progress
 from gan_lightning.networks.init import add_spectral_norm, dcgan_init
@@ -30,6 +31,7 @@ from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, r
 from gan_lightning.rng import collect_rng_states, restore_rng_states
 from gan_lightning.shape_check import check_networks_fit
 from gan_lightning.step_logging import EpochMeans, logs_this_batch
+from gan_lightning.strategies import ddp_forward
 
 
 class GAN(LightningModule):
@@ -139,6 +141,7 @@ class GAN(LightningModule):
         suffix = "" if self.objective.output_is_logit else "_raw"
         self.stat_names = {k: f"{k}{suffix}" for k in ("D_x", "D_G_z1", "D_G_z2")}
         self.epoch_means = EpochMeans(("loss_D", "loss_G"))
+        self.finite_guard = FiniteGuard()  # NaN/inf losses: checked on device, raised at sync points
         self.channels_last = channels_last
         if channels_last:
             self.netG.to(memory_format=torch.channels_last)
@@ -192,7 +195,7 @@ class GAN(LightningModule):
         x = self.augment(x)
         if self.pack > 1:
             x = x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:])
-        return self.netD(x).reshape(-1)
+        return ddp_forward(self, "netD")(x).reshape(-1)  # netD, or its DDP wrapper when training it
 
     # --- training --------------------------------------------------------------------------
     def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[LambdaLR]]:
@@ -238,17 +241,17 @@ class GAN(LightningModule):
         if self.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
         z = self.draw_latent(n)
-        fake = self.netG(z)
+        fake = ddp_forward(self, "netG")(z)  # netG, or its own DDP wrapper (SeparateDDPStrategy)
 
         # (1) D step: maximise log D(x) + log(1 - D(G(z))) on real and detached fakes.
         with self.toggled_optimizer(opt_D):
             d_real = self.discriminate(real)
             d_fake = self.discriminate(fake.detach())
             loss_D = self.d_loss(real, fake.detach(), d_real, d_fake)
-            self.check_finite({"loss_D": loss_D})  # before the step: the weights stay the last good ones
             opt_D.zero_grad(set_to_none=True)
             self.manual_backward(loss_D)
-            opt_D.step()
+            # opt_D.step(), made harmless on the device after a NaN/inf loss on any rank (no host sync)
+            self.finite_guard.step(opt_D, "loss_D", loss_D, self.global_step, self.current_epoch)
         stats = {
             "loss_D": loss_D.detach(),
             self.stat_names["D_x"]: self._stat(d_real),
@@ -260,17 +263,17 @@ class GAN(LightningModule):
             with self.toggled_optimizer(opt_G):
                 d_fake_after = self.discriminate(fake)
                 loss_G = self.g_loss(z, fake, d_fake_after, d_real.detach())
-                self.check_finite({"loss_G": loss_G})
                 opt_G.zero_grad(set_to_none=True)
                 self.manual_backward(loss_G)
-                opt_G.step()
+                self.finite_guard.step(opt_G, "loss_G", loss_G, self.global_step, self.current_epoch)
             if self.netG_ema is not None:
-                self.netG_ema.update_parameters(self.netG)
+                ema_update(self.netG_ema, self.netG, self.ema_decay)  # update_parameters without its 2 host syncs
             stats["loss_G"] = loss_G.detach()
             stats[self.stat_names["D_G_z2"]] = self._stat(d_fake_after)
         for scheduler in self.lr_schedulers() or []:  # none when the rates are constant
             scheduler.step()
         if logs_this_batch(self.trainer):
+            self.finite_guard.check()  # the loggers sync here anyway: raise on a NaN/inf seen since
             self.log_dict(stats, prog_bar=True)
         self.epoch_means.add(stats)  # logged once per epoch: see on_train_epoch_end
         return stats
@@ -278,28 +281,25 @@ class GAN(LightningModule):
     def on_train_epoch_end(self) -> None:
         """Log the epoch means of the losses, reduced over all ranks once per epoch (per-step
         values are rank 0's: an all-reduce every step would cost speed under DDP)."""
+        self.finite_guard.check()
         self.log_dict(self.epoch_means.pop(), sync_dist=True)
-
-    def check_finite(self, stats: dict[str, Tensor]) -> None:
-        """Stop at the first NaN or inf loss, naming the step, before it reaches a checkpoint."""
-        for name in ("loss_D", "loss_G"):
-            if name in stats and not math.isfinite(stats[name].item()):
-                raise FloatingPointError(
-                    f"{name} is {stats[name].item()} at global step {self.global_step} "
-                    f"(epoch {self.current_epoch}). Lower the learning rates, add a gradient "
-                    "penalty, or resume from the last good checkpoint with --ckpt_path last."
-                )
 
     def on_train_start(self) -> None:
         """Under DDP, give each rank its own random stream (``seed_everything`` seeds all alike,
         so every rank would make the same fakes); derived from the shared state: reproducible."""
+        self.finite_guard.reset()
         if self.trainer.world_size > 1:
             base = int(torch.randint(0, 2**31 - 1, (1,)).item())
             torch.manual_seed(base + self.global_rank)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Store the random states so that a resumed run draws the same latents as an uninterrupted one."""
+        self.finite_guard.check()  # never write a checkpoint after a NaN/inf loss
         checkpoint["rng_states"] = collect_rng_states()
+
+    def on_train_end(self) -> None:
+        """A NaN/inf loss after the last logged batch still fails the fit."""
+        self.finite_guard.check()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Restore the random states when the Trainer resumes (not when loading for sampling)."""

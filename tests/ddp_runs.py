@@ -1,0 +1,131 @@
+"""Multi-process fits for tests/test_ddp.py, run as ``python -m tests.ddp_runs KIND OUT [JSON]`` in a
+subprocess under ``timeout``, so a regression that hangs a rank fails the test instead of hanging it.
+
+They use Lightning's subprocess launcher (``ddp``, as ``gan-lightning fit`` does), which re-runs
+this command for rank 1: inside pytest it would re-run pytest. ``ddp_spawn`` cannot be used with
+EMA: ``AveragedModel``'s ``get_ema_multi_avg_fn`` closure does not pickle."""
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import torch
+from lightning.pytorch import Callback, Trainer, seed_everything
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from gan_lightning.callbacks.metrics import MetricsCallback
+from gan_lightning.callbacks.samples import SampleGrid
+from gan_lightning.data import GaussianDataModule, ShippedDigitsDataModule
+from gan_lightning.module import GAN
+from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+
+
+class SaveRankState(Callback):
+    """Each rank writes its final weights (G, D, EMA) and the logged metrics."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def on_train_end(self, trainer: Trainer, pl_module: GAN) -> None:
+        state = {
+            "state_dict": pl_module.state_dict(),
+            "step": trainer.global_step,
+            "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()},
+            "wrapped": sorted(pl_module.__dict__.get("ddp_wrappers", {})),
+            "sync_buffers": {  # forward_sync_buffers from torch 2.14, broadcast_buffers before
+                name: getattr(w, "forward_sync_buffers", getattr(w, "broadcast_buffers", None))
+                for name, w in pl_module.__dict__.get("ddp_wrappers", {}).items()
+            },
+        }
+        torch.save(state, self.out / f"rank{trainer.global_rank}.pt")
+
+
+def digit_gan(**kwargs) -> GAN:
+    """A tiny 16 px DCGAN (BatchNorm in G and D) with EMA and a gradient penalty (double backward)."""
+    adam = functools.partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
+    kwargs = {"ema_decay": 0.9, "gp_weight": 1.0, "weight_init": "dcgan", "optimizer_G": adam,
+              "optimizer_D": adam, "num_fixed_samples": 16, **kwargs}
+    return GAN(DCGANGenerator(latent_dim=8, channels=1, image_size=16, ngf=8),
+               DCGANDiscriminator(channels=1, image_size=16, ndf=8), **kwargs)
+
+
+def strategy(name: str):
+    if name == "separate":
+        from gan_lightning.strategies import SeparateDDPStrategy
+
+        return SeparateDDPStrategy()
+    return "ddp_find_unused_parameters_true"
+
+
+class PoisonRank(Callback):
+    """Serves a NaN batch on one rank only (fills it in place before training_step)."""
+
+    def __init__(self, rank: int, batch_idx: int) -> None:
+        self.rank, self.batch_idx = rank, batch_idx
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: GAN, batch, batch_idx: int) -> None:
+        if trainer.global_rank == self.rank and batch_idx == self.batch_idx:
+            (batch[0] if isinstance(batch, (list, tuple)) else batch).fill_(float("nan"))
+
+
+class RecordException(Callback):
+    """Each rank writes the exception that stopped it, to check that every rank stopped, and why."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def on_exception(self, trainer: Trainer, pl_module: GAN, exception: BaseException) -> None:
+        text = f"{type(exception).__name__}: {exception}\nglobal_step={trainer.global_step}\n"
+        (self.out / f"rank{trainer.global_rank}.err").write_text(text)
+
+
+def fit_nan(
+    out: Path, strategy_name: str, rank: int = 1, batch_idx: int = 5, fused: bool = False, on_device: bool | None = None
+) -> None:
+    """The 2-D toy on 2 processes, a NaN batch on ``rank`` at ``batch_idx``, checkpoints every
+    4 optimizer steps, the loggers' batches far apart (so the checkpoint is the first sync point)."""
+    seed_everything(0)
+    adam = functools.partial(torch.optim.Adam, lr=1e-3, fused=fused)
+    model = GAN(MLPGenerator(latent_dim=2, out_shape=[2], hidden=[8]), MLPDiscriminator(in_shape=[2], hidden=[5, 3]),
+                optimizer_G=adam, optimizer_D=adam)
+    model.finite_guard.on_device = on_device  # True: the path a GPU takes; None on a CPU: the host path
+    trainer = Trainer(
+        accelerator="cpu", devices=2, strategy=strategy(strategy_name), max_epochs=1,
+        logger=CSVLogger(out, name="run"), log_every_n_steps=100, enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[ModelCheckpoint(save_last=True, every_n_train_steps=4, save_top_k=-1),
+                   PoisonRank(rank, batch_idx), RecordException(out)],
+    )
+    trainer.fit(model, GaussianDataModule(num_samples=2 * 8 * 12, batch_size=8))  # 12 batches per rank
+
+
+def fit_digits(out: Path, strategy_name: str, steps: int = 6, **model_kwargs) -> None:
+    """``steps`` batches on 2 CPU processes with EMA, GP, grids, FID and checkpoints."""
+    seed_everything(0)
+    model = digit_gan(**model_kwargs)
+    trainer = Trainer(
+        accelerator="cpu", devices=2, strategy=strategy(strategy_name), max_steps=2 * steps,
+        logger=CSVLogger(out, name="run"), log_every_n_steps=2, enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[
+            ModelCheckpoint(save_last=True, every_n_train_steps=4),
+            SampleGrid(every_n_batches=1000),
+            MetricsCallback(num_samples=64, metrics=["fid"], every_n_epochs=None, cache_dir=None, batch_size=32),
+            SaveRankState(out),
+        ],
+    )
+    trainer.fit(model, ShippedDigitsDataModule(image_size=16, batch_size=8))
+
+
+if __name__ == "__main__":
+    kind, out = sys.argv[1], Path(sys.argv[2])
+    out.mkdir(parents=True, exist_ok=True)
+    args = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    if kind == "digits":
+        fit_digits(out, **args)
+    elif kind == "nan":
+        fit_nan(out, **args)
+    else:
+        raise SystemExit(f"unknown run kind {kind!r}")
