@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from gan_lightning.conditioning import balanced_labels
 from gan_lightning.metrics.classifier import DIGIT_CLASSIFIER_PATH
 from gan_lightning.metrics.fid import (
     METRICS,
@@ -145,7 +146,8 @@ class GANEvaluator:
     def fake_features(self, gan: GAN, rank: int = 0, world_size: int = 1) -> Tensor:
         """This rank's slice of the features of ``num_samples`` fakes from the seeded latents."""
         z = gan.draw_latent(self.num_samples, torch.Generator().manual_seed(self.seed))[rank::world_size]
-        return self.extract(gan.generate(z, self.batch_size))
+        labels = None if gan.num_classes is None else balanced_labels(self.num_samples, gan.num_classes)[rank::world_size]
+        return self.extract(gan.generate(z, self.batch_size, labels))
 
     def evaluate(self, gan: GAN, dataset: Dataset, key: str, split: str = "train", rank: int = 0, world_size: int = 1) -> dict[str, float]:
         """{metric name: value}. Under DDP every rank calls this; torchmetrics syncs the states."""
