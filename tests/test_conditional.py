@@ -46,13 +46,13 @@ def test_projection_gradient_reaches_the_embeddings_of_the_labels_given():
 
 
 def test_training_sends_the_batch_labels_to_g_and_d():
-    """Only the classes in the data (0 and 1 of 3) move G's conditional BN rows and D's embedding."""
+    """Only the classes in the data (0 and 1 of 3) move G's conditional BN embedding and D's."""
     seed_everything(0)
     gan = small_cgan()
     cbn = gan.netG.main[1]
-    gain0, embed0 = cbn.gain.weight.detach().clone(), gan.netD.embed.weight.detach().clone()
+    g_embed0, embed0 = cbn.embed.weight.detach().clone(), gan.netD.embed.weight.detach().clone()
     quiet_trainer(max_steps=4).fit(gan, TwoClassData(batch_size=8))
-    g_moved = (cbn.gain.weight - gain0).abs().sum(dim=1)
+    g_moved = (cbn.embed.weight - g_embed0).abs().sum(dim=1)
     d_moved = (gan.netD.embed.weight - embed0).abs().sum(dim=1)
     assert (g_moved[:2] > 1e-4).all() and g_moved[2] == 0
     assert (d_moved[:2] > 1e-4).all() and d_moved[2] == 0
@@ -65,7 +65,7 @@ def test_generator_output_depends_on_the_label():
                  MLPGenerator(8, [1, 16, 16], [16], num_classes=3)):  # fmt: skip
         for module in netG.modules():  # conditional BN starts as the plain BN: give the classes their own gains
             if hasattr(module, "gain"):
-                torch.nn.init.normal_(module.gain.weight, 1.0, 0.5)
+                torch.nn.init.normal_(module.gain, 0.0, 0.5)
         netG.eval()
         a, b = netG(z, torch.zeros(4, dtype=torch.long)), netG(z, torch.ones(4, dtype=torch.long))
         assert (a - b).abs().mean() > 1e-2, type(netG).__name__
@@ -102,7 +102,7 @@ def seeded_losses(build, data, steps: int) -> list[tuple[float, float]]:
     seed_everything(0)
     gan, record = build(), RecordLosses()
     quiet_trainer(max_steps=steps, callbacks=[record]).fit(gan, data)
-    assert "fixed_labels" not in gan.state_dict() and not any("embed" in k or "gain" in k for k in gan.state_dict())
+    assert "fixed_labels" not in gan.state_dict() and not any("embed" in k or "gain" in k or "shift" in k for k in gan.state_dict())
     return record.values
 
 
