@@ -3,6 +3,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -34,7 +35,8 @@ def test_class_k_samples_are_classified_as_k_more_often_than_chance(cdcgan_ckpt,
     for k in range(10):
         main(["sample", "--ckpt_path", str(cdcgan_ckpt), "--output", str(tmp_path / f"{k}.pt"), "--class", str(k), "--num_samples", "50"])
         hits.append((classifier.predict_proba(torch.load(tmp_path / f"{k}.pt")).argmax(1) == k).float().mean().item())
-    assert sum(hits) / 10 > 0.3, hits  # chance: 0.1
+    print("class accuracy per class:", [round(h, 2) for h in hits])
+    assert sum(hits) / 10 > 0.5, hits  # chance: 0.1; measured 0.79
 
 
 @pytest.mark.slow
@@ -42,8 +44,8 @@ def test_the_default_sample_is_a_grid_of_one_row_per_class(cdcgan_ckpt, tmp_path
     main(["sample", "--ckpt_path", str(cdcgan_ckpt), "--output", str(tmp_path / "grid.pt"), "--num_samples", "30"])
     assert "30 samples (3 per class, one row per class)" in capsys.readouterr().out
     grid = torch.load(tmp_path / "grid.pt")
-    walks = main(["sample", "--ckpt_path", str(cdcgan_ckpt), "--output", str(tmp_path / "w.npy"), "--interpolate", "4", "--truncation", "0.8"])
-    assert grid.shape == (30, 1, 32, 32) and tuple(__import__("numpy").load(walks).shape) == (10, 4, 1, 32, 32)
+    main(["sample", "--ckpt_path", str(cdcgan_ckpt), "--output", str(tmp_path / "w.npy"), "--interpolate", "4", "--truncation", "0.8"])
+    assert grid.shape == (30, 1, 32, 32) and np.load(tmp_path / "w.npy").shape == (10, 4, 1, 32, 32)  # a walk per class
     predicted = load_digit_classifier().predict_proba(grid).argmax(1).view(10, 3)
     assert (predicted == torch.arange(10)[:, None]).float().mean() > 0.3  # row K is class K
 
