@@ -166,3 +166,14 @@ def test_networks_must_be_built_for_the_gans_num_classes():
         small_cgan().generate(torch.randn(2, 8))
     with pytest.raises(ValueError, match="unconditional .* was given labels"):
         DCGANGenerator(8, 1, 16, 4)(torch.randn(2, 8), torch.zeros(2, dtype=torch.long))
+
+
+def test_fid_features_of_a_conditional_gan_come_from_balanced_labels():
+    from gan_lightning.metrics.evaluator import GANEvaluator
+
+    gan = small_cgan()
+    evaluator = GANEvaluator("digits", num_samples=6, batch_size=4, cache_dir=None)
+    features = evaluator.fake_features(gan)
+    z = gan.draw_latent(6, torch.Generator().manual_seed(0))
+    expected = evaluator.extract(gan.generate(z, labels=torch.tensor([0, 1, 2, 0, 1, 2])))
+    assert torch.equal(features, expected)
