@@ -90,8 +90,10 @@ def networks_from_num_classes(config: Namespace) -> None:
             continue
         if "num_classes" not in inspect.signature(import_class(net.class_path)).parameters:
             if num_classes is not None:
-                raise ValueError(f"model.num_classes is {num_classes} but {net.class_path} takes no num_classes: "
-                                 "it cannot be conditioned; choose a network that can or set model.num_classes: null.")  # fmt: skip
+                raise ValueError(
+                    f"model.num_classes is {num_classes} but {net.class_path} takes no num_classes: it cannot "
+                    "be conditioned; choose a network that can or set model.num_classes: null."
+                )
             continue
         value = net.init_args.get("num_classes")
         if value is not None and value != num_classes:

@@ -10,6 +10,7 @@ the same latents, so a column is one z in every class), or only class K with ``-
 """
 
 import argparse
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gan-lightning sample", description="Draw samples from a trained generator (on the CPU)."
     )
     parser.add_argument("--ckpt_path", required=True, help="checkpoint written by `gan-lightning fit`")
-    parser.add_argument("--num_samples", type=int, default=64, help="how many samples to draw (not used with --interpolate); a class grid has num_samples // num_classes per class")
+    parser.add_argument(
+        "--num_samples", type=int, default=64,
+        help="how many samples to draw (not used with --interpolate); a class grid has num_samples // num_classes a row",
+    )  # fmt: skip
     parser.add_argument(
         "--output", required=True, help=".npy (array in data space), .pt (tensor) or .png (grid/scatter)"
     )
@@ -72,7 +76,9 @@ def walk_latents(model: GAN, rows: int, steps: int, generator: torch.Generator, 
     return path.reshape(rows * steps, model.latent_dim)
 
 
-def latents_and_labels(model: GAN, args: argparse.Namespace, generator: torch.Generator) -> tuple[Tensor, Tensor | None, int]:
+def latents_and_labels(
+    model: GAN, args: argparse.Namespace, generator: torch.Generator
+) -> tuple[Tensor, Tensor | None, int]:
     """(z, labels, images per row): independent samples or walks, of class K with --class K, one
     row per class for a conditional model without it; labels None for an unconditional model."""
     psi, k, steps = args.truncation, args.class_index, args.interpolate
@@ -83,7 +89,7 @@ def latents_and_labels(model: GAN, args: argparse.Namespace, generator: torch.Ge
             z, per_row = walk_latents(model, args.rows, steps, generator, psi), steps
         return z, None if k is None else torch.full((len(z),), k), per_row
     if steps is None:  # the class grid
-        draw = lambda n, g: draw_latents(model, n, g, psi)  # noqa: E731
+        draw = functools.partial(draw_latents, model, psi=psi)
         z, labels = fixed_class_grid(draw, args.num_samples, model.num_classes, generator)
         return z, labels, len(z) // model.num_classes
     z = walk_latents(model, model.num_classes, steps, generator, psi)
@@ -95,7 +101,9 @@ def check_class(model: GAN, k: int | None) -> None:
     if k is None:
         return
     if model.num_classes is None:
-        raise ValueError(f"--class {k} needs a conditional model (model.num_classes), but this one is unconditional. Leave --class out.")
+        raise ValueError(
+            f"--class {k} needs a conditional model (model.num_classes), but this one is unconditional. Leave --class out."
+        )
     if not 0 <= k < model.num_classes:
         raise ValueError(f"--class {k} is not a class of this model: it has classes 0..{model.num_classes - 1}.")
 

@@ -24,7 +24,8 @@ def class_accuracy(gan: GAN, classifier: nn.Module, samples_per_class: int = 100
     num_outputs = getattr(classifier, "num_classes", gan.num_classes)
     if num_outputs != gan.num_classes:
         raise ValueError(
-            f"The GAN has {gan.num_classes} classes but the classifier {num_outputs}: give a classifier of the GAN's classes."
+            f"The GAN has {gan.num_classes} classes but the classifier {num_outputs}: "
+            "give a classifier of the GAN's classes."
         )
     z = gan.draw_latent(samples_per_class, torch.Generator().manual_seed(seed)).repeat(gan.num_classes, 1)
     labels = torch.arange(gan.num_classes).repeat_interleave(samples_per_class)
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> Tensor:
     parser.add_argument("--classifier_path", help="weights of a retrained digit classifier; default: the shipped one")
     args = parser.parse_args(argv)
     try:
-        accuracy = class_accuracy(load_gan(args.ckpt_path), load_digit_classifier(args.classifier_path), args.samples_per_class, args.seed)
+        gan, classifier = load_gan(args.ckpt_path), load_digit_classifier(args.classifier_path)
+        accuracy = class_accuracy(gan, classifier, args.samples_per_class, args.seed)
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"class_accuracy: error: {err}\n")
     print(format_class_accuracy(accuracy))

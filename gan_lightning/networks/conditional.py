@@ -70,6 +70,8 @@ def check_labels(labels: Tensor | None, num_classes: int | None, n: int, network
             f"net(x, labels) with N class indices in 0..{num_classes - 1}."
         )
     if labels.shape != (n,) or labels.dtype.is_floating_point:
-        raise ValueError(f"{network} needs {n} integer class labels, got a {labels.dtype} tensor of shape {tuple(labels.shape)}.")
+        raise ValueError(
+            f"{network} needs {n} integer class labels, got a {labels.dtype} tensor of shape {tuple(labels.shape)}."
+        )
     return labels.long()
 

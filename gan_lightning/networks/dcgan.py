@@ -84,7 +84,9 @@ class DCGANGenerator(nn.Module):
             nn.ReLU(True),
         ]
         for _ in range(k - 1):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), batch_norm(width // 2, num_classes), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), batch_norm(width // 2, num_classes), nn.ReLU(True)
+            ]
             width //= 2
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
