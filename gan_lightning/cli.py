@@ -78,6 +78,32 @@ def networks_from_data_shape(config: Namespace) -> None:
             net.init_args[key] = wanted
 
 
+def networks_from_num_classes(config: Namespace) -> None:
+    """Copy ``model.num_classes`` to netG's and netD's ``num_classes``, so that a conditional
+    config sets it once, on the GAN (which also needs it: labels, fixed class grid). A network
+    value that disagrees is refused, as for the image shape."""
+    model = config.model.get("init_args") or config.model
+    num_classes = model.get("num_classes")
+    for name in ("netG", "netD"):
+        net = model.get(name)
+        if not isinstance(net, Namespace) or net.get("init_args") is None:
+            continue
+        if "num_classes" not in inspect.signature(import_class(net.class_path)).parameters:
+            if num_classes is not None:
+                raise ValueError(
+                    f"model.num_classes is {num_classes} but {net.class_path} takes no num_classes: it cannot "
+                    "be conditioned; choose a network that can or set model.num_classes: null."
+                )
+            continue
+        value = net.init_args.get("num_classes")
+        if value is not None and value != num_classes:
+            raise ValueError(
+                f"model.{name}.init_args.num_classes is {value} but model.num_classes is {num_classes}: "
+                "set num_classes once, on the model (the CLI copies it to the networks)."
+            )
+        net.init_args["num_classes"] = num_classes
+
+
 class GANCLI(LightningCLI):
     """LightningCLI that reads configs/base.yaml first, takes the networks' image shape from the
     data, and checks ``--ckpt_path`` before anything is built or trained."""
@@ -86,6 +112,7 @@ class GANCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         try:
             networks_from_data_shape(config)
+            networks_from_num_classes(config)
         except ValueError as err:
             sys.exit(f"gan-lightning {self.subcommand}: error: {err}")
 

@@ -11,6 +11,7 @@ neither step leaves gradients on, or changes, the network it does not train.
 """
 
 import copy
+import functools
 from typing import Literal
 
 import torch
@@ -22,6 +23,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gan_lightning.augment import DiffAugment
+from gan_lightning.conditioning import check_conditional_networks, fixed_class_grid, split_batch
 from gan_lightning.ema import ema_update
 from gan_lightning.finite import FiniteGuard
 from gan_lightning.losses import LossName, Objective, get_objective
@@ -67,6 +69,9 @@ class GAN(LightningModule):
         compile: ``torch.compile`` netG and netD in place (``nn.Module.compile``, so checkpoint
             keys do not change); the first steps are slow while the graphs compile. True uses
             the default backend (inductor); a string names another, e.g. "aot_eager".
+        num_classes: makes the GAN class-conditional, G(z, y) and D(x, y), trained on the
+            data's (image, label) batches; netG and netD must be built with the same
+            num_classes (the CLI copies it to them). None: unconditional.
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class GAN(LightningModule):
         fixed_noise_seed: int = 1234,
         channels_last: bool = False,
         compile: bool | str = False,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(getattr(netG, "latent_dim", None), int):
@@ -125,6 +131,8 @@ class GAN(LightningModule):
         self.mode_seeking_weight = mode_seeking_weight
         # PacGAN: D judges `pack` samples at once; netD is built for it (and says so), so it is set there.
         self.pack: int = getattr(netD, "pack", 1)
+        check_conditional_networks(netG, netD, num_classes, self.pack)
+        self.num_classes = num_classes
         self.ema_decay = ema_decay
         if not 0.0 <= lr_decay_start <= 1.0:
             raise ValueError(f"lr_decay_start is a fraction of training in [0, 1], got {lr_decay_start}.")
@@ -136,7 +144,12 @@ class GAN(LightningModule):
             )
             self.netG_ema.requires_grad_(False)
         generator = torch.Generator().manual_seed(fixed_noise_seed)
-        self.register_buffer("fixed_noise", self.draw_latent(num_fixed_samples, generator))
+        if num_classes is None:
+            self.register_buffer("fixed_noise", self.draw_latent(num_fixed_samples, generator))
+        else:  # one row per class; the labels are saved in checkpoints with the noise
+            noise, labels = fixed_class_grid(self.draw_latent, num_fixed_samples, num_classes, generator)
+            self.register_buffer("fixed_noise", noise)
+            self.register_buffer("fixed_labels", labels)
         # Names of the seed loop's statistics: probabilities for logit losses, raw values otherwise.
         suffix = "" if self.objective.output_is_logit else "_raw"
         self.stat_names = {k: f"{k}{suffix}" for k in ("D_x", "D_G_z1", "D_G_z2")}
@@ -166,21 +179,30 @@ class GAN(LightningModule):
         return self.netG_ema.module if self.netG_ema is not None else self.netG
 
     @torch.no_grad()
-    def generate(self, z: Tensor, batch_size: int = 1024) -> Tensor:
-        """G(z) in data space, the one way samples leave the module (grids, metrics, ``sample``):
-        the EMA G when kept, in eval mode (BatchNorm running statistics), without gradients, in
-        batches, with the generator's train/eval mode restored after."""
+    def generate(self, z: Tensor, batch_size: int = 1024, labels: Tensor | None = None) -> Tensor:
+        """G(z) (G(z, labels) when conditional) in data space, the one way samples leave the module
+        (grids, metrics, ``sample``): the EMA G when kept, in eval mode (BatchNorm running
+        statistics), without gradients, in batches, with the generator's train/eval mode restored after."""
         net = self.sampling_generator
         was_training = net.training
         net.eval()
         try:
-            return torch.cat([net(chunk.to(self.device)) for chunk in z.split(batch_size)])
+            if labels is None:
+                return torch.cat([net(chunk.to(self.device)) for chunk in z.split(batch_size)])
+            chunks = zip(z.split(batch_size), labels.split(batch_size))
+            return torch.cat([net(chunk.to(self.device), y.to(self.device)) for chunk, y in chunks])
         finally:
             net.train(was_training)
 
-    def sample(self, n: int, generator: torch.Generator | None = None, batch_size: int = 1024) -> Tensor:
-        """n samples in data space from fresh latents (``draw_latent``), through ``generate``."""
-        return self.generate(self.draw_latent(n, generator), batch_size)  # z drawn at once: batch_size can't change them
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, batch_size: int = 1024, labels: Tensor | None = None
+    ) -> Tensor:
+        """n samples in data space from fresh latents (``draw_latent``), through ``generate``; a
+        conditional GAN without ``labels`` draws them uniformly, after z, from the same generator."""
+        z = self.draw_latent(n, generator)  # drawn at once: batch_size can't change them
+        if self.num_classes is not None and labels is None:
+            labels = torch.randint(self.num_classes, (n,), generator=generator, device=z.device)
+        return self.generate(z, batch_size, labels)
 
     def setup(self, stage: str) -> None:
         """Check that netG makes, and netD takes, the datamodule's sample shape before training."""
@@ -189,13 +211,15 @@ class GAN(LightningModule):
         if shape is not None:
             check_networks_fit(self, tuple(shape))
 
-    def discriminate(self, x: Tensor) -> Tensor:
+    def discriminate(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """netD's raw outputs, one per sample (or one per pack of ``pack`` samples), each sample
-        augmented on its own first (DiffAugment; the identity without a policy)."""
+        augmented on its own first (DiffAugment; the identity without a policy); D(x, labels)
+        when conditional."""
         x = self.augment(x)
         if self.pack > 1:
             x = x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:])
-        return ddp_forward(self, "netD")(x).reshape(-1)  # netD, or its DDP wrapper when training it
+        net = ddp_forward(self, "netD")  # netD, or its DDP wrapper when training it
+        return (net(x) if labels is None else net(x, labels)).reshape(-1)
 
     # --- training --------------------------------------------------------------------------
     def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[LambdaLR]]:
@@ -210,13 +234,15 @@ class GAN(LightningModule):
             return 1.0
         return linear_decay(training_progress(self.trainer), self.lr_decay_start)
 
-    def d_loss(self, real: Tensor, fake: Tensor, d_real: Tensor, d_fake: Tensor) -> Tensor:
-        """The objective's D loss plus the configured regularizers on D."""
+    def d_loss(self, real: Tensor, fake: Tensor, d_real: Tensor, d_fake: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The objective's D loss plus the configured regularizers on D (at the batch's labels:
+        the fakes have the real batch's labels, so an interpolate's label is both ends')."""
         loss = self.objective.d_loss(d_real, d_fake)
+        critic = self.discriminate if labels is None else functools.partial(self.discriminate, labels=labels)
         if self.gp_weight > 0:
-            loss = loss + self.gp_weight * gradient_penalty(self.discriminate, real, fake)
+            loss = loss + self.gp_weight * gradient_penalty(critic, real, fake)
         if self.r1_weight > 0:
-            loss = loss + self.r1_weight * r1_penalty(self.discriminate, real)
+            loss = loss + self.r1_weight * r1_penalty(critic, real)
         return loss
 
     def g_loss(self, z: Tensor, fake: Tensor, d_fake: Tensor, d_real: Tensor) -> Tensor:
@@ -234,20 +260,24 @@ class GAN(LightningModule):
     def training_step(self, batch: Tensor | list[Tensor], batch_idx: int) -> dict[str, Tensor]:
         """One D step and (every ``n_critic`` batches) one G step; returns the batch's statistics,
         which callbacks get as ``outputs`` every batch and the loggers on their batches only."""
-        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        # Conditional: the fakes get the real batch's labels (not uniform draws), so D sees the
+        # same classes on both sides and the penalties' real/fake pairs share a label.
+        real, labels = split_batch(batch, self.num_classes, check_range=self.global_step == 0)
         opt_G, opt_D = self.optimizers()
         n = real.shape[0] - real.shape[0] % self.pack
         real = real[:n]
         if self.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
         z = self.draw_latent(n)
-        fake = ddp_forward(self, "netG")(z)  # netG, or its own DDP wrapper (SeparateDDPStrategy)
+        netG = ddp_forward(self, "netG")  # netG, or its own DDP wrapper (SeparateDDPStrategy)
+        fake = netG(z) if labels is None else netG(z, labels)
 
         # (1) D step: maximise log D(x) + log(1 - D(G(z))) on real and detached fakes.
         with self.toggled_optimizer(opt_D):
-            d_real = self.discriminate(real)
-            d_fake = self.discriminate(fake.detach())
-            loss_D = self.d_loss(real, fake.detach(), d_real, d_fake)
+            d_real = self.discriminate(real, labels)
+            d_fake = self.discriminate(fake.detach(), labels)
+            label_arg = {} if labels is None else {"labels": labels}  # forks' d_loss(real, fake, d_real, d_fake) still work
+            loss_D = self.d_loss(real, fake.detach(), d_real, d_fake, **label_arg)
             opt_D.zero_grad(set_to_none=True)
             self.manual_backward(loss_D)
             # opt_D.step(), made harmless on the device after a NaN/inf loss on any rank (no host sync)
@@ -261,7 +291,7 @@ class GAN(LightningModule):
         # (2) G step, every n_critic batches: the same fakes, not detached, labelled real.
         if (batch_idx + 1) % self.n_critic == 0:
             with self.toggled_optimizer(opt_G):
-                d_fake_after = self.discriminate(fake)
+                d_fake_after = self.discriminate(fake, labels)
                 loss_G = self.g_loss(z, fake, d_fake_after, d_real.detach())
                 opt_G.zero_grad(set_to_none=True)
                 self.manual_backward(loss_G)
@@ -306,5 +336,5 @@ class GAN(LightningModule):
         if self._trainer is not None and "rng_states" in checkpoint:
             restore_rng_states(checkpoint["rng_states"])
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.sampling_generator(z)
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.sampling_generator(z) if labels is None else self.sampling_generator(z, labels)

@@ -3,9 +3,14 @@
     gan-lightning sample --ckpt_path last.ckpt --output grid.png
     gan-lightning sample --ckpt_path last.ckpt --output walk.png --interpolate 8 --rows 6
     gan-lightning sample --ckpt_path last.ckpt --output best.png --truncation 0.7
+
+A conditional model (``model.num_classes``) draws one row per class by default (every row with
+the same latents, so a column is one z in every class), or only class K with ``--class K``;
+``--interpolate`` then walks one row per class (or --rows walks of class K).
 """
 
 import argparse
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +18,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from gan_lightning.conditioning import fixed_class_grid
 from gan_lightning.latent import interpolate, truncated_normal
 from gan_lightning.module import GAN
 from gan_lightning.visualize import samples_to_image
@@ -23,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gan-lightning sample", description="Draw samples from a trained generator (on the CPU)."
     )
     parser.add_argument("--ckpt_path", required=True, help="checkpoint written by `gan-lightning fit`")
-    parser.add_argument("--num_samples", type=int, default=64, help="how many samples to draw (not used with --interpolate)")
+    parser.add_argument(
+        "--num_samples", type=int, default=64,
+        help="how many samples to draw (not used with --interpolate); a class grid has num_samples // num_classes a row",
+    )  # fmt: skip
     parser.add_argument(
         "--output", required=True, help=".npy (array in data space), .pt (tensor) or .png (grid/scatter)"
     )
@@ -39,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--truncation", type=float, metavar="PSI",
         help="truncation trick (normal z only): redraw latent entries beyond PSI standard deviations; "
         "smaller PSI gives more typical, less varied samples",
+    )  # fmt: skip
+    parser.add_argument(
+        "--class", type=int, dest="class_index", metavar="K",
+        help="conditional models: samples (or walks) of class K only; by default one row per class",
     )  # fmt: skip
     return parser
 
@@ -61,6 +74,38 @@ def walk_latents(model: GAN, rows: int, steps: int, generator: torch.Generator, 
     ends = draw_latents(model, 2 * rows, generator, psi)
     path = interpolate(ends[:rows], ends[rows:], steps, spherical=model.latent_distribution == "normal")
     return path.reshape(rows * steps, model.latent_dim)
+
+
+def latents_and_labels(
+    model: GAN, args: argparse.Namespace, generator: torch.Generator
+) -> tuple[Tensor, Tensor | None, int]:
+    """(z, labels, images per row): independent samples or walks, of class K with --class K, one
+    row per class for a conditional model without it; labels None for an unconditional model."""
+    psi, k, steps = args.truncation, args.class_index, args.interpolate
+    if model.num_classes is None or k is not None:
+        if steps is None:
+            z, per_row = draw_latents(model, args.num_samples, generator, psi), 8
+        else:
+            z, per_row = walk_latents(model, args.rows, steps, generator, psi), steps
+        return z, None if k is None else torch.full((len(z),), k), per_row
+    if steps is None:  # the class grid
+        draw = functools.partial(draw_latents, model, psi=psi)
+        z, labels = fixed_class_grid(draw, args.num_samples, model.num_classes, generator)
+        return z, labels, len(z) // model.num_classes
+    z = walk_latents(model, model.num_classes, steps, generator, psi)
+    return z, torch.arange(model.num_classes).repeat_interleave(steps), steps
+
+
+def check_class(model: GAN, k: int | None) -> None:
+    """A ValueError naming the fix if --class K does not fit the model."""
+    if k is None:
+        return
+    if model.num_classes is None:
+        raise ValueError(
+            f"--class {k} needs a conditional model (model.num_classes), but this one is unconditional. Leave --class out."
+        )
+    if not 0 <= k < model.num_classes:
+        raise ValueError(f"--class {k} is not a class of this model: it has classes 0..{model.num_classes - 1}.")
 
 
 def save(samples: Tensor, output: Path, nrow: int) -> None:
@@ -104,22 +149,23 @@ def sample_main(argv: list[str]) -> Path:
         parser.exit(2, f"gan-lightning sample: error: {err}\n")
     generator = torch.Generator().manual_seed(args.seed)
     try:
-        if args.interpolate is None:
-            z = draw_latents(model, args.num_samples, generator, args.truncation)
-        else:
-            z = walk_latents(model, args.rows, args.interpolate, generator, args.truncation)
+        check_class(model, args.class_index)
+        z, labels, per_row = latents_and_labels(model, args, generator)
     except ValueError as err:
         parser.exit(2, f"gan-lightning sample: error: {err}\n")
-    samples = model.generate(z, args.batch_size)
+    samples = model.generate(z, args.batch_size, labels)
+    rows = len(samples) // per_row
     if args.interpolate is None:
-        save(samples, output, nrow=8)
-        print(f"wrote {args.num_samples} samples of shape {tuple(samples.shape[1:])} to {output}")
+        save(samples, output, nrow=per_row)
+        what = f" of class {args.class_index}" if args.class_index is not None else (
+            f" ({per_row} per class, one row per class)" if labels is not None else "")  # fmt: skip
+        print(f"wrote {len(samples)} samples{what} of shape {tuple(samples.shape[1:])} to {output}")
         return output
     if output.suffix == ".png" and samples.dim() != 4:
         parser.exit(2, f"gan-lightning sample: error: --interpolate draws walks as images, but this model "
                        f"makes samples of shape {tuple(samples.shape[1:])}: write .npy or .pt instead.\n")  # fmt: skip
     if output.suffix != ".png":
-        samples = samples.view(args.rows, args.interpolate, *samples.shape[1:])
+        samples = samples.view(rows, args.interpolate, *samples.shape[1:])
     save(samples, output, nrow=args.interpolate)
-    print(f"wrote {args.rows} walks of {args.interpolate} steps to {output}")
+    print(f"wrote {rows} walks of {args.interpolate} steps to {output}")
     return output

@@ -13,8 +13,10 @@ def check_networks_fit(gan: "GAN", data_shape: tuple[int, ...]) -> None:  # noqa
     was_training = gan.training
     gan.eval()
     n = 2 * gan.pack
+    labels = None if gan.num_classes is None else torch.zeros(n, dtype=torch.long, device=gan.device)
     try:
-        fake_shape = tuple(gan.netG(gan.draw_latent(n)).shape[1:])
+        z = gan.draw_latent(n)
+        fake_shape = tuple((gan.netG(z) if labels is None else gan.netG(z, labels)).shape[1:])
         if fake_shape != data_shape:
             raise ValueError(
                 f"netG makes samples of shape {fake_shape} but the data has shape {data_shape}: "
@@ -22,7 +24,7 @@ def check_networks_fit(gan: "GAN", data_shape: tuple[int, ...]) -> None:  # noqa
             )
         x = torch.zeros(n, *data_shape, device=gan.device)
         try:
-            out = gan.discriminate(x)
+            out = gan.discriminate(x, labels)
         except RuntimeError as err:
             raise ValueError(
                 f"netD cannot take samples of shape {data_shape}"

@@ -3,6 +3,7 @@
 The noise is the module's ``fixed_noise`` buffer: saved in the checkpoint, so the same after a
 resume and on every rank, and the grids of one run show the same latent points changing. The
 grid is drawn by ``GAN.generate`` (eval mode, EMA G when kept), so two grids in a row are identical.
+A conditional GAN's grid has one row per class (its ``fixed_labels`` buffer, saved with the noise).
 """
 
 from pathlib import Path
@@ -21,7 +22,7 @@ class SampleGrid(Callback):
 
     Args:
         every_n_batches: training batches between grids (the unit of every periodic callback here).
-        nrow: images per row of the grid.
+        nrow: images per row of the grid (a conditional GAN's grid has one row per class instead).
         key: name of the image in the loggers (and the PNG folder).
     """
 
@@ -34,8 +35,10 @@ class SampleGrid(Callback):
         self._last_batch: int | None = None
 
     def draw(self, pl_module: LightningModule) -> np.ndarray:
-        """The (H, W, 3) uint8 grid of G(fixed_noise)."""
-        return samples_to_image(pl_module.generate(pl_module.fixed_noise), self.nrow)
+        """The (H, W, 3) uint8 grid of G(fixed_noise), or G(fixed_noise, fixed_labels) a class a row."""
+        labels = getattr(pl_module, "fixed_labels", None)
+        nrow = self.nrow if labels is None else len(labels) // pl_module.num_classes
+        return samples_to_image(pl_module.generate(pl_module.fixed_noise, labels=labels), nrow)
 
     def log_grid(self, trainer: Trainer, pl_module: LightningModule) -> Path | None:
         """Draw and log one grid (rank 0 only) at the current batch; return the PNG written, if any."""

@@ -6,7 +6,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 
 class TensorDataModule(LightningDataModule):
-    """Serves ``self.data`` (built by ``make_data``) in shuffled batches.
+    """Serves ``self.data`` (built by ``make_data``) in shuffled batches, as (data, label)
+    batches when ``make_data`` also gives labels (``self.labels``; conditional GANs need them).
 
     Lightning adds the DistributedSampler under DDP; nothing is decoded per batch.
 
@@ -22,9 +23,11 @@ class TensorDataModule(LightningDataModule):
         self.num_workers = num_workers
         self.drop_last = drop_last
         self.data: torch.Tensor | None = None
+        self.labels: torch.Tensor | None = None
 
-    def make_data(self) -> torch.Tensor:
-        """Return the whole data set as one tensor of shape (N, *sample_shape)."""
+    def make_data(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Return the whole data set as one tensor of shape (N, *sample_shape), or that and
+        its N int64 class labels."""
         raise NotImplementedError
 
     @property
@@ -36,11 +39,12 @@ class TensorDataModule(LightningDataModule):
 
     def setup(self, stage: str) -> None:
         if self.data is None:
-            self.data = self.make_data()
+            made = self.make_data()
+            self.data, self.labels = made if isinstance(made, tuple) else (made, None)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(
-            TensorDataset(self.data),
+            TensorDataset(self.data) if self.labels is None else TensorDataset(self.data, self.labels),
             batch_size=self.batch_size,
             shuffle=True,
             drop_last=self.drop_last,

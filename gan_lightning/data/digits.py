@@ -112,11 +112,13 @@ class ShippedDigitsDataModule(TensorDataModule):
         """(1, image_size, image_size), known without parsing the digits."""
         return (1, self.image_size, self.image_size)
 
-    def make_data(self) -> torch.Tensor:
+    def make_data(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The split's images and their labels, served as (image, label) batches (conditional GANs use them)."""
         images, labels = load_digits_split(self.split, self.image_size)
         if self.fraction == 1.0:
-            return images
-        return images[balanced_subset(labels, self.fraction)]
+            return images, labels
+        index = balanced_subset(labels, self.fraction)
+        return images[index], labels[index]
 
     def reference_split(self) -> str:
         """The split metrics compare with: the one G does not train on ("all" has none)."""

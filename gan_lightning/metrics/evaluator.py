@@ -24,6 +24,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from gan_lightning.conditioning import balanced_labels
 from gan_lightning.metrics.classifier import DIGIT_CLASSIFIER_PATH
 from gan_lightning.metrics.fid import build_extractor, fid_kid
 from gan_lightning.metrics.prdc import density_coverage, memorisation_ratio, precision_recall
@@ -159,10 +160,12 @@ class GANEvaluator:
 
     @torch.no_grad()
     def fake_features(self, gan: GAN, rank: int = 0, world_size: int = 1) -> Tensor:
-        """CPU features of all ``num_samples`` fakes from the seeded latents (each rank makes a slice)."""
+        """CPU features of all ``num_samples`` fakes from the seeded latents (each rank makes a slice);
+        a conditional GAN's fakes come with class-balanced labels."""
         n = self.protocol.num_samples
         z = gan.draw_latent(n, torch.Generator().manual_seed(self.protocol.seed))[rank::world_size]
-        return gather_rows(self.extract(gan.generate(z, self.batch_size)), n, world_size).cpu()
+        labels = None if gan.num_classes is None else balanced_labels(n, gan.num_classes)[rank::world_size]
+        return gather_rows(self.extract(gan.generate(z, self.batch_size, labels)), n, world_size).cpu()
 
     def evaluate(self, gan: GAN, data: EvalData, rank: int = 0, world_size: int = 1) -> dict[str, float]:
         """{metric name: value}, the same on every rank. Under DDP every rank must call this."""

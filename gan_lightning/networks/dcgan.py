@@ -13,6 +13,14 @@ has one doubling fewer than 64 px, and 28 px (MNIST) starts from 7x7.
 
 from torch import Tensor, nn
 
+from gan_lightning.networks.conditional import (
+    batch_norm,
+    check_labels,
+    conditional_sequential,
+    projection,
+    projection_embedding,
+)
+
 
 def dcgan_layout(image_size: int) -> tuple[int, int]:
     """(base, k): the first feature map's side and the number of stride-2 layers after it.
@@ -56,28 +64,37 @@ class DCGANGenerator(nn.Module):
         channels: image channels (nc): 1 for digits, 3 for colour.
         image_size: side of the square images, e.g. 28, 32 or 64.
         ngf: width of the last hidden layer; earlier layers double it.
+        num_classes: makes G(z, y) class-conditional: every BatchNorm becomes a conditional
+            BatchNorm (a gain and bias per class). None: the unconditional G.
     """
 
-    def __init__(self, latent_dim: int = 100, channels: int = 3, image_size: int = 64, ngf: int = 64) -> None:
+    def __init__(
+        self, latent_dim: int = 100, channels: int = 3, image_size: int = 64, ngf: int = 64, num_classes: int | None = None
+    ) -> None:
         super().__init__()
         base, k = dcgan_layout(image_size)
         self.latent_dim = latent_dim
         self.channels = channels
         self.image_size = image_size
+        self.num_classes = num_classes
         width = ngf * 2 ** (k - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, width, base, 1, 0, bias=False),
-            nn.BatchNorm2d(width),
+            batch_norm(width, num_classes),
             nn.ReLU(True),
         ]
         for _ in range(k - 1):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), batch_norm(width // 2, num_classes), nn.ReLU(True)
+            ]
             width //= 2
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.main(z.view(z.shape[0], self.latent_dim, 1, 1))
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        labels = check_labels(labels, self.num_classes, z.shape[0], "DCGANGenerator")
+        z = z.view(z.shape[0], self.latent_dim, 1, 1)
+        return self.main(z) if labels is None else conditional_sequential(self.main, z, labels)
 
 
 class DCGANDiscriminator(nn.Module):
@@ -89,19 +106,32 @@ class DCGANDiscriminator(nn.Module):
         ndf: width of the first layer; later layers double it.
         pack: PacGAN packing degree; D then takes ``channels * pack`` channels (the GAN
             module reads it from here).
+        num_classes: makes D(x, y) a projection discriminator: phi(x) is the last feature map
+            (what the final conv, psi, reads) and D(x, y) = psi(phi(x)) + <embed(y), phi(x)>,
+            i.e. a final layer of weights w + embed(y) per class. None: the unconditional D.
     """
 
-    def __init__(self, channels: int = 3, image_size: int = 64, ndf: int = 64, pack: int = 1) -> None:
+    def __init__(
+        self, channels: int = 3, image_size: int = 64, ndf: int = 64, pack: int = 1, num_classes: int | None = None
+    ) -> None:
         super().__init__()
         self.pack = pack  # the GAN module reads it
+        self.num_classes = num_classes
         self.in_shape = (channels * pack, image_size, image_size)
         self.main = dcgan_encoder(channels * pack, image_size, ndf, 1)
+        if num_classes is not None:
+            final = self.main[-1]
+            self.embed = projection_embedding(num_classes, final.in_channels * final.kernel_size[0] * final.kernel_size[1])
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         if tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(
                 f"DCGANDiscriminator was built for inputs of shape {self.in_shape} (channels x pack, "
                 f"image_size, image_size) but got {tuple(x.shape[1:])}: set its channels/image_size "
                 "to the datamodule's."
             )
-        return self.main(x).view(x.shape[0])
+        labels = check_labels(labels, self.num_classes, x.shape[0], "DCGANDiscriminator")
+        if labels is None:
+            return self.main(x).view(x.shape[0])
+        features = self.main[:-1](x)
+        return self.main[-1](features).view(x.shape[0]) + projection(self.embed, features, labels)

@@ -3,8 +3,10 @@
 import math
 from typing import Literal
 
+import torch
 from torch import Tensor, nn
 
+from gan_lightning.networks.conditional import check_labels, projection, projection_embedding
 from gan_lightning.networks.layers import MinibatchStdDev
 
 Activation = Literal["relu", "leaky_relu", "tanh", "none"]
@@ -42,6 +44,9 @@ class MLPGenerator(nn.Module):
         batch_norm: BatchNorm1d after each hidden Linear (seed 002).
         output_activation: "tanh" for images in [-1, 1], "none" for unbounded data.
         leaky_slope: negative slope when activation is "leaky_relu".
+        num_classes: makes G(z, y) class-conditional: a learned label embedding of num_classes
+            entries is concatenated to z (cGAN, Mirza & Osindero 2014; an MLP may have no
+            BatchNorm to condition). None: the unconditional G.
     """
 
     def __init__(
@@ -53,17 +58,23 @@ class MLPGenerator(nn.Module):
         batch_norm: bool = False,
         output_activation: Activation = "none",
         leaky_slope: float = 0.2,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.out_shape = tuple(out_shape)
-        sizes = [latent_dim, *hidden, math.prod(out_shape)]
+        self.num_classes = num_classes
+        sizes = [latent_dim + (num_classes or 0), *hidden, math.prod(out_shape)]
         self.net = nn.Sequential(
             *_mlp(sizes, activation, batch_norm, leaky_slope), _activation(output_activation, leaky_slope)
         )
+        if num_classes is not None:
+            self.embed = nn.Embedding(num_classes, num_classes)
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z).view(z.shape[0], *self.out_shape)
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        labels = check_labels(labels, self.num_classes, z.shape[0], "MLPGenerator")
+        h = z if labels is None else torch.cat([z, self.embed(labels)], dim=1)
+        return self.net(h).view(z.shape[0], *self.out_shape)
 
 
 class MLPDiscriminator(nn.Module):
@@ -78,6 +89,8 @@ class MLPDiscriminator(nn.Module):
         leaky_slope: negative slope when activation is "leaky_relu".
         minibatch_std: append the batch's standard deviation as a feature before the last
             Linear (``MinibatchStdDev``), a remedy for mode collapse.
+        num_classes: makes D(x, y) a projection discriminator on the features the last Linear
+            reads. None: the unconditional D.
     """
 
     def __init__(
@@ -88,14 +101,22 @@ class MLPDiscriminator(nn.Module):
         pack: int = 1,
         leaky_slope: float = 0.2,
         minibatch_std: bool = False,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         self.pack = pack  # the GAN module reads it
+        self.num_classes = num_classes
         sizes = [math.prod(in_shape) * pack, *hidden, 1]
         layers = _mlp(sizes, activation, False, leaky_slope)
         if minibatch_std:
             layers[-1:] = [MinibatchStdDev(), nn.Linear(sizes[-2] + 1, 1)]
         self.net = nn.Sequential(nn.Flatten(), *layers)
+        if num_classes is not None:
+            self.embed = projection_embedding(num_classes, self.net[-1].in_features)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).squeeze(1)
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        labels = check_labels(labels, self.num_classes, x.shape[0], "MLPDiscriminator")
+        if labels is None:
+            return self.net(x).squeeze(1)
+        features = self.net[:-1](x)
+        return self.net[-1](features).squeeze(1) + projection(self.embed, features, labels)

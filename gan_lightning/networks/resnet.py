@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from gan_lightning.networks.conditional import batch_norm, check_labels, projection, projection_embedding
+
 # image_size: (side of G's first map, number of up-blocks in G); D mirrors it.
 LAYOUTS: dict[int, tuple[int, int]] = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
 
@@ -50,17 +52,22 @@ def _up(x: Tensor) -> Tensor:
 
 
 class GeneratorBlock(nn.Module):
-    """BN, ReLU, nearest x2, conv3x3, BN, ReLU, conv3x3, plus nearest x2 + conv1x1 of the input."""
+    """BN, ReLU, nearest x2, conv3x3, BN, ReLU, conv3x3, plus nearest x2 + conv1x1 of the input;
+    with ``num_classes`` both BNs are conditional (the reference's conditional G block)."""
 
-    def __init__(self, n_in: int, n_out: int) -> None:
+    def __init__(self, n_in: int, n_out: int, num_classes: int | None = None) -> None:
         super().__init__()
-        self.bn1, self.bn2 = nn.BatchNorm2d(n_in), nn.BatchNorm2d(n_out)
+        self.bn1, self.bn2 = batch_norm(n_in, num_classes), batch_norm(n_out, num_classes)
         self.c1, self.c2 = _conv(n_in, n_out, 3, math.sqrt(2)), _conv(n_out, n_out, 3, math.sqrt(2))
         self.c_sc = _conv(n_in, n_out, 1, 1.0)
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.c1(_up(F.relu(self.bn1(x))))
-        h = self.c2(F.relu(self.bn2(h)))
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        if labels is None:
+            h = self.c1(_up(F.relu(self.bn1(x))))
+            h = self.c2(F.relu(self.bn2(h)))
+        else:
+            h = self.c1(_up(F.relu(self.bn1(x, labels))))
+            h = self.c2(F.relu(self.bn2(h, labels)))
         return h + self.c_sc(_up(x))
 
 
@@ -97,25 +104,35 @@ class ResNetGenerator(nn.Module):
         channels: image channels: 1 for digits, 3 for colour.
         image_size: 28, 32 or 64.
         ngf: width of every block (the paper's CIFAR-10 G: 256).
+        num_classes: makes G(z, y) class-conditional through conditional BatchNorm in every
+            block and before the output conv. None: the unconditional G.
     """
 
-    def __init__(self, latent_dim: int = 128, channels: int = 3, image_size: int = 32, ngf: int = 256) -> None:
+    def __init__(
+        self, latent_dim: int = 128, channels: int = 3, image_size: int = 32, ngf: int = 256, num_classes: int | None = None
+    ) -> None:
         super().__init__()
         self.bottom, n_up = resnet_layout(image_size)
         self.latent_dim = latent_dim
         self.channels = channels
         self.image_size = image_size
         self.ngf = ngf
+        self.num_classes = num_classes
         self.linear = nn.Linear(latent_dim, self.bottom**2 * ngf)
         nn.init.xavier_uniform_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
-        self.blocks = nn.Sequential(*(GeneratorBlock(ngf, ngf) for _ in range(n_up)))
-        self.bn = nn.BatchNorm2d(ngf)
+        self.blocks = nn.Sequential(*(GeneratorBlock(ngf, ngf, num_classes) for _ in range(n_up)))
+        self.bn = batch_norm(ngf, num_classes)
         self.out = _conv(ngf, channels, 3, 1.0)
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        labels = check_labels(labels, self.num_classes, z.shape[0], "ResNetGenerator")
         h = self.linear(z.reshape(z.shape[0], self.latent_dim)).view(-1, self.ngf, self.bottom, self.bottom)
-        return self.out(F.relu(self.bn(self.blocks(h)))).tanh()
+        if labels is None:
+            return self.out(F.relu(self.bn(self.blocks(h)))).tanh()
+        for block in self.blocks:
+            h = block(h, labels)
+        return self.out(F.relu(self.bn(h, labels))).tanh()
 
 
 class ResNetDiscriminator(nn.Module):
@@ -130,9 +147,14 @@ class ResNetDiscriminator(nn.Module):
         ndf: width of every block (the paper's CIFAR-10 D: 128).
         pack: PacGAN packing degree; D then takes ``channels * pack`` channels. Must equal the
             GAN module's ``pack``.
+        num_classes: makes D(x, y) a projection discriminator on the pooled features, with a
+            spectrally normalised class embedding as in the reference's SNResNetProjectionDiscriminator.
+            None: the unconditional D.
     """
 
-    def __init__(self, channels: int = 3, image_size: int = 32, ndf: int = 128, pack: int = 1) -> None:
+    def __init__(
+        self, channels: int = 3, image_size: int = 32, ndf: int = 128, pack: int = 1, num_classes: int | None = None
+    ) -> None:
         super().__init__()
         _, n_up = resnet_layout(image_size)
         self.in_shape = (channels * pack, image_size, image_size)
@@ -143,13 +165,19 @@ class ResNetDiscriminator(nn.Module):
         linear = nn.Linear(ndf, 1, bias=False)
         nn.init.xavier_uniform_(linear.weight)
         self.linear = spectral_norm(linear)
+        self.num_classes = num_classes
+        if num_classes is not None:
+            self.embed = spectral_norm(projection_embedding(num_classes, ndf))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         if tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(
                 f"ResNetDiscriminator was built for inputs of shape {self.in_shape} (channels x pack, "
                 f"image_size, image_size) but got {tuple(x.shape[1:])}: set its channels/image_size "
                 "to the datamodule's."
             )
+        labels = check_labels(labels, self.num_classes, x.shape[0], "ResNetDiscriminator")
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling, as in the reference
-        return self.linear(h).view(x.shape[0])
+        if labels is None:
+            return self.linear(h).view(x.shape[0])
+        return self.linear(h).view(x.shape[0]) + projection(self.embed, h, labels)
