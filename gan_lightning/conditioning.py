@@ -58,10 +58,14 @@ def split_batch(batch: Tensor | list[Tensor], num_classes: int | None, check_ran
 
 
 def fixed_class_grid(
-    draw_latent: Callable[[int, torch.Generator], Tensor], num_samples: int, num_classes: int, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
-    """Fixed noise and labels for progress grids with one row per class: each row has the same
-    ``num_samples // num_classes`` latents (at least one), so a column shows one z in every class."""
+    draw_latent: Callable[[int, torch.Generator], Tensor], num_samples: int, num_classes: int | None,
+    generator: torch.Generator,
+) -> tuple[Tensor, Tensor | None]:
+    """Fixed noise and labels for progress grids. Unconditional: ``num_samples`` latents and no
+    labels. Conditional: one row per class, each with the same ``num_samples // num_classes``
+    latents (at least one), so a column shows one z in every class."""
+    if num_classes is None:
+        return draw_latent(num_samples, generator), None
     per_class = max(1, num_samples // num_classes)
     noise = draw_latent(per_class, generator).repeat(num_classes, 1)
     return noise, torch.arange(num_classes).repeat_interleave(per_class)

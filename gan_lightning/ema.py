@@ -6,11 +6,12 @@ two host-device syncs every G step. ``ema_update`` computes the same values, wit
 copy chosen on the device (a lerp weight of 1, which ``torch.lerp`` computes exactly as the copy).
 """
 
+import copy
 import itertools
 
 import torch
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 
 @torch.no_grad()
@@ -37,3 +38,12 @@ def ema_update(ema: AveragedModel, model: nn.Module, decay: float) -> None:
     if floats[0]:
         torch._foreach_lerp_(floats[0], floats[1], [weight.to(t.device, t.dtype) for t in floats[0]])
     ema.n_averaged += 1
+
+
+def make_ema(model: nn.Module, decay: float | None) -> AveragedModel | None:
+    """A frozen exponential moving average of ``model`` (a copy, updated by ``ema_update``), or
+    None without a decay. Build it before any ``compile``: the copy must stay an eager module."""
+    if decay is None:
+        return None
+    ema = AveragedModel(copy.deepcopy(model), multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    return ema.requires_grad_(False)

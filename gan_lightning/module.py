@@ -1,16 +1,12 @@
 """The GAN LightningModule: netG and netD, alternating updates with manual optimization.
 
-One training step follows the seed loop (pytorch/examples dcgan/main.py):
-
-1. D step: D sees the real batch and the *detached* fakes; one zero_grad, one optimizer step.
-2. G step (every ``n_critic`` batches): D sees the *same* fakes, not detached, and only G's
-   optimizer steps.
-
-``toggle_optimizer`` switches off ``requires_grad`` on the other network's parameters, so
-neither step leaves gradients on, or changes, the network it does not train.
+One training step follows the seed loop (pytorch/examples dcgan/main.py): (1) D step: D sees the
+real batch and the *detached* fakes; one zero_grad, one optimizer step. (2) G step (every
+``n_critic`` batches): D sees the *same* fakes, not detached, and only G's optimizer steps.
+``toggle_optimizer`` switches off ``requires_grad`` on the other network's parameters, so neither
+step leaves gradients on, or changes the parameters of, the network it does not train.
 """
 
-import copy
 import functools
 from typing import Literal
 
@@ -20,17 +16,17 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from gan_lightning.augment import DiffAugment
 from gan_lightning.conditioning import check_conditional_networks, fixed_class_grid, split_batch
-from gan_lightning.ema import ema_update
+from gan_lightning.ema import ema_update, make_ema
 from gan_lightning.finite import FiniteGuard
 from gan_lightning.losses import LossName, Objective, get_objective
 from gan_lightning.lr_schedule import linear_decay, training_progress
-from gan_lightning.networks.init import add_spectral_norm, dcgan_init
+from gan_lightning.networks.init import compile_networks, prepare_networks
 from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, r1_penalty
-from gan_lightning.rng import collect_rng_states, restore_rng_states
+from gan_lightning.rng import collect_rng_states, offset_seed_by_rank, restore_rng_states
 from gan_lightning.shape_check import check_networks_fit
 from gan_lightning.step_logging import EpochMeans, logs_this_batch
 from gan_lightning.strategies import ddp_forward
@@ -50,12 +46,10 @@ class GAN(LightningModule):
         n_critic: D steps per G step; each D step takes a new real batch.
         latent_distribution: "normal" draws z ~ N(0, latent_std^2), "uniform" z ~ U(-1, 1).
         latent_std: standard deviation of a normal latent (seed 002 uses 0.1).
-        weight_init: "dcgan" re-initialises both networks with N(0, 0.02) weights and
-            N(1, 0.02) BatchNorm scales; "default" keeps PyTorch's initialisation.
+        weight_init: "dcgan": N(0, 0.02) weights, N(1, 0.02) BatchNorm scales; "default": PyTorch's.
         gp_weight: weight of the WGAN-GP gradient penalty on D (0 turns it off).
         r1_weight: weight of the R1 penalty on D's gradient at real data (0 turns it off).
-        mode_seeking_weight: weight of the mode-seeking penalty on G, which punishes G for
-            giving the same output for different inputs (0 turns it off).
+        mode_seeking_weight: weight of the mode-seeking penalty on G (same output for different z).
         ema_decay: if set, sample from an exponential moving average of netG's weights.
         spectral_norm: constrain every Linear/Conv layer of netD to spectral norm 1.
         diffaugment: DiffAugment policy applied to every image D sees, real and fake, in both
@@ -64,14 +58,11 @@ class GAN(LightningModule):
             to zero at the end (0.5: constant for the first half); 1.0 keeps them constant.
         num_fixed_samples: size of the fixed noise batch used for progress grids.
         fixed_noise_seed: seed of the fixed noise, the same on every rank and after a resume.
-        channels_last: keep both networks' weights and the real batches in channels-last memory
-            format, which convolutions run faster in on recent GPUs (and under bf16).
-        compile: ``torch.compile`` netG and netD in place (``nn.Module.compile``, so checkpoint
-            keys do not change); the first steps are slow while the graphs compile. True uses
-            the default backend (inductor); a string names another, e.g. "aot_eager".
-        num_classes: makes the GAN class-conditional, G(z, y) and D(x, y), trained on the
-            data's (image, label) batches; netG and netD must be built with the same
-            num_classes (the CLI copies it to them). None: unconditional.
+        channels_last: both networks and the real batches in channels-last memory format.
+        compile: ``torch.compile`` netG and netD in place (checkpoint keys unchanged); True uses
+            inductor, a string names another backend, e.g. "aot_eager".
+        num_classes: class-conditional G(z, y) and D(x, y) on the data's (image, label) batches;
+            the CLI copies it to netG and netD. None: unconditional.
     """
 
     def __init__(
@@ -100,69 +91,44 @@ class GAN(LightningModule):
     ) -> None:
         super().__init__()
         if not isinstance(getattr(netG, "latent_dim", None), int):
-            raise ValueError(
-                f"netG ({type(netG).__name__}) needs an int attribute `latent_dim`, the size of z."
-            )
+            raise ValueError(f"netG ({type(netG).__name__}) needs an int attribute `latent_dim`, the size of z.")
         if n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {n_critic}.")
-        # Under LightningCLI the hparams are the config (class_path/init_args of the networks and
-        # optimizers), which load_from_checkpoint uses to rebuild the model. Built in Python, the
-        # networks are objects that cannot go into a weights_only checkpoint, so leave them out.
+        # Under LightningCLI the hparams are the config, which load_from_checkpoint rebuilds the model
+        # from; built in Python, the networks are objects a weights_only checkpoint cannot hold.
         built_by_cli = _given_hyperparameters.get() is not None
         self.save_hyperparameters(ignore=None if built_by_cli else ["netG", "netD", "optimizer_G", "optimizer_D", "loss"])
         self.automatic_optimization = False
-        self.netG = netG
-        self.netD = netD
-        if weight_init == "dcgan":
-            self.netG.apply(dcgan_init)
-            self.netD.apply(dcgan_init)
-        if spectral_norm:  # after the init, which writes the unconstrained weights
-            add_spectral_norm(self.netD)
+        self.netG, self.netD = netG, netD
+        prepare_networks(netG, netD, weight_init, spectral_norm, channels_last)  # init, spectral norm, memory format
         self.augment = DiffAugment(diffaugment)  # no parameters: checkpoints and optimizers unchanged
-        self.optimizer_G = optimizer_G
-        self.optimizer_D = optimizer_D
+        self.optimizer_G, self.optimizer_D = optimizer_G, optimizer_D
         self.objective = get_objective(loss)
         self.n_critic = n_critic
         self.latent_dim: int = netG.latent_dim
         self.latent_distribution = latent_distribution
         self.latent_std = latent_std
-        self.gp_weight = gp_weight
-        self.r1_weight = r1_weight
+        self.gp_weight, self.r1_weight = gp_weight, r1_weight
         self.mode_seeking_weight = mode_seeking_weight
-        # PacGAN: D judges `pack` samples at once; netD is built for it (and says so), so it is set there.
-        self.pack: int = getattr(netD, "pack", 1)
+        self.pack: int = getattr(netD, "pack", 1)  # PacGAN: D judges `pack` samples at once; set on netD
         check_conditional_networks(netG, netD, num_classes, self.pack)
         self.num_classes = num_classes
         self.ema_decay = ema_decay
         if not 0.0 <= lr_decay_start <= 1.0:
             raise ValueError(f"lr_decay_start is a fraction of training in [0, 1], got {lr_decay_start}.")
         self.lr_decay_start = lr_decay_start
-        self.netG_ema: AveragedModel | None = None
-        if ema_decay is not None:
-            self.netG_ema = AveragedModel(
-                copy.deepcopy(netG), multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True
-            )
-            self.netG_ema.requires_grad_(False)
+        self.netG_ema: AveragedModel | None = make_ema(netG, ema_decay)
         generator = torch.Generator().manual_seed(fixed_noise_seed)
-        if num_classes is None:
-            self.register_buffer("fixed_noise", self.draw_latent(num_fixed_samples, generator))
-        else:  # one row per class; the labels are saved in checkpoints with the noise
-            noise, labels = fixed_class_grid(self.draw_latent, num_fixed_samples, num_classes, generator)
-            self.register_buffer("fixed_noise", noise)
-            self.register_buffer("fixed_labels", labels)
+        noise, labels = fixed_class_grid(self.draw_latent, num_fixed_samples, num_classes, generator)  # one row per class
+        self.register_buffer("fixed_noise", noise)  # saved in checkpoints: the same grids after a resume
+        self.register_buffer("fixed_labels", labels)  # None (and not saved) when unconditional
         # Names of the seed loop's statistics: probabilities for logit losses, raw values otherwise.
         suffix = "" if self.objective.output_is_logit else "_raw"
         self.stat_names = {k: f"{k}{suffix}" for k in ("D_x", "D_G_z1", "D_G_z2")}
         self.epoch_means = EpochMeans(("loss_D", "loss_G"))
         self.finite_guard = FiniteGuard()  # NaN/inf losses: checked on device, raised at sync points
         self.channels_last = channels_last
-        if channels_last:
-            self.netG.to(memory_format=torch.channels_last)
-            self.netD.to(memory_format=torch.channels_last)
-        if compile:  # after the EMA copy, which must stay an uncompiled module
-            kwargs = {"backend": compile} if isinstance(compile, str) else {}
-            self.netG.compile(**kwargs)
-            self.netD.compile(**kwargs)
+        compile_networks(netG, netD, compile)  # after the EMA copy, which must stay an eager module
 
     # --- sampling --------------------------------------------------------------------------
     def draw_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -187,10 +153,10 @@ class GAN(LightningModule):
         was_training = net.training
         net.eval()
         try:
+            zs = z.to(self.device).split(batch_size)
             if labels is None:
-                return torch.cat([net(chunk.to(self.device)) for chunk in z.split(batch_size)])
-            chunks = zip(z.split(batch_size), labels.split(batch_size))
-            return torch.cat([net(chunk.to(self.device), y.to(self.device)) for chunk, y in chunks])
+                return torch.cat([net(c) for c in zs])
+            return torch.cat([net(c, y) for c, y in zip(zs, labels.to(self.device).split(batch_size))])
         finally:
             net.train(was_training)
 
@@ -254,8 +220,7 @@ class GAN(LightningModule):
 
     def _stat(self, raw: Tensor) -> Tensor:
         """The seed loop's D(x) / D(G(z)): a mean probability for logit losses, else the raw mean."""
-        raw = raw.detach()
-        return (torch.sigmoid(raw) if self.objective.output_is_logit else raw).mean()
+        return (torch.sigmoid(raw.detach()) if self.objective.output_is_logit else raw.detach()).mean()
 
     def training_step(self, batch: Tensor | list[Tensor], batch_idx: int) -> dict[str, Tensor]:
         """One D step and (every ``n_critic`` batches) one G step; returns the batch's statistics,
@@ -309,27 +274,20 @@ class GAN(LightningModule):
         return stats
 
     def on_train_epoch_end(self) -> None:
-        """Log the epoch means of the losses, reduced over all ranks once per epoch (per-step
-        values are rank 0's: an all-reduce every step would cost speed under DDP)."""
+        """Epoch means of the losses over all ranks (step values are rank 0's: no all-reduce per step)."""
         self.finite_guard.check()
         self.log_dict(self.epoch_means.pop(), sync_dist=True)
 
     def on_train_start(self) -> None:
-        """Under DDP, give each rank its own random stream (``seed_everything`` seeds all alike,
-        so every rank would make the same fakes); derived from the shared state: reproducible."""
         self.finite_guard.reset()
-        if self.trainer.world_size > 1:
-            base = int(torch.randint(0, 2**31 - 1, (1,)).item())
-            torch.manual_seed(base + self.global_rank)
+        offset_seed_by_rank(self.global_rank, self.trainer.world_size)  # ranks draw different z
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Store the random states so that a resumed run draws the same latents as an uninterrupted one."""
         self.finite_guard.check()  # never write a checkpoint after a NaN/inf loss
-        checkpoint["rng_states"] = collect_rng_states()
+        checkpoint["rng_states"] = collect_rng_states()  # a resumed run draws the same latents
 
     def on_train_end(self) -> None:
-        """A NaN/inf loss after the last logged batch still fails the fit."""
-        self.finite_guard.check()
+        self.finite_guard.check()  # a NaN/inf after the last logged batch still fails the fit
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Restore the random states when the Trainer resumes (not when loading for sampling)."""

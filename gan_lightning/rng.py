@@ -34,3 +34,12 @@ def restore_rng_states(states: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def offset_seed_by_rank(rank: int, world_size: int) -> None:
+    """Under DDP, give each rank its own random stream, so that ranks draw different latents:
+    ``seed_everything`` seeds every rank alike, and every rank would make the same fakes. The
+    offset base is drawn from the shared (possibly restored) state, so runs stay reproducible."""
+    if world_size > 1:
+        base = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        torch.manual_seed(base + rank)
