@@ -35,12 +35,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from gan_lightning.callbacks.samples import SampleGrid
 from gan_lightning.cli import cli_main
 from gan_lightning.metrics.evaluator import GANEvaluator, eval_data
 from gan_lightning.metrics.modes import mode_stats
 from gan_lightning.metrics.protocol import EvalProtocol
 from gan_lightning.module import GAN
-from gan_lightning.visualize import samples_to_image
 
 
 def gaussian_errors(model: GAN, datamodule: object, seed: int, n: int = 5000) -> dict[str, float]:
@@ -85,7 +85,7 @@ def run(config: str, overrides: list[str], seed: int, args: argparse.Namespace) 
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     if args.grids:  # the final G(fixed_noise), as the README's picture
         Path(args.grids).mkdir(parents=True, exist_ok=True)
-        image = samples_to_image(cli.model.generate(cli.model.fixed_noise))
+        image = SampleGrid().draw(cli.model)  # a conditional GAN's a class a row
         Image.fromarray(image.squeeze() if image.shape[-1] == 1 else image).save(Path(args.grids) / f"seed{seed}.png")
     start = time.perf_counter()
     metrics = score(cli.model, cli.datamodule, seed, args)

@@ -31,3 +31,15 @@ def test_seeds_on_the_gaussian_reports_mean_and_covariance_errors(tmp_path):
                        "--out", str(tmp_path / "g.json")])
     assert set(rows[0]) == {"seed", "mean_error", "cov_error", "cpu_s", "wall_s", "eval_wall_s"}
     assert all(r["mean_error"] > 0 and r["cov_error"] > 0 for r in rows)
+
+
+@pytest.mark.filterwarnings("ignore:FID from")
+def test_seeds_grids_draw_the_fixed_grid_of_a_conditional_gan_a_class_a_row(tmp_path):
+    from PIL import Image
+
+    seeds.main([str(ROOT / "configs" / "digits_cdcgan.yaml"), "--seeds", "1", "--trainer.max_steps", "2",
+                "--num_samples", "200", "--cache_dir", str(tmp_path / "cache"), "--out", str(tmp_path / "c.json"),
+                "--grids", str(tmp_path / "grids")])  # fmt: skip
+    image = Image.open(tmp_path / "grids" / "seed0.png")
+    # 64 fixed samples -> 6 latents per class: 10 rows (one per class) of 6 images of 32 px, 2 px padding
+    assert image.size == (6 * 34 + 2, 10 * 34 + 2)
