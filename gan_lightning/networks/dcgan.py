@@ -20,6 +20,7 @@ from gan_lightning.networks.conditional import (
     projection,
     projection_embedding,
 )
+from gan_lightning.networks.layers import check_image_input
 
 
 def dcgan_layout(image_size: int) -> tuple[int, int]:
@@ -124,12 +125,7 @@ class DCGANDiscriminator(nn.Module):
             self.embed = projection_embedding(num_classes, final.in_channels * final.kernel_size[0] * final.kernel_size[1])
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(
-                f"DCGANDiscriminator was built for inputs of shape {self.in_shape} (channels x pack, "
-                f"image_size, image_size) but got {tuple(x.shape[1:])}: set its channels/image_size "
-                "to the datamodule's."
-            )
+        check_image_input(x, self.in_shape, "DCGANDiscriminator")
         labels = check_labels(labels, self.num_classes, x.shape[0], "DCGANDiscriminator")
         if labels is None:
             return self.main(x).view(x.shape[0])

@@ -1,4 +1,5 @@
-"""Layers that discriminators share: minibatch standard deviation (ProGAN, Karras et al. 2018)."""
+"""What discriminators share: minibatch standard deviation (ProGAN, Karras et al. 2018) and the
+input-shape check of the image discriminators."""
 
 import torch
 from torch import Tensor, nn
@@ -28,3 +29,14 @@ class MinibatchStdDev(nn.Module):
         stat = std.flatten(1).mean(dim=1)  # one number per group
         stat = stat.repeat(g).reshape(n, 1, *([1] * (x.dim() - 2)))
         return torch.cat([x, stat.expand(n, 1, *x.shape[2:])], dim=1)
+
+
+def check_image_input(x: Tensor, in_shape: tuple[int, ...], network: str) -> None:
+    """Raise a ValueError naming both shapes if ``x`` is not a batch of ``in_shape`` images
+    (channels x pack, image_size, image_size), before a matrix-size error deep inside D."""
+    if tuple(x.shape[1:]) != in_shape:
+        raise ValueError(
+            f"{network} was built for inputs of shape {in_shape} (channels x pack, "
+            f"image_size, image_size) but got {tuple(x.shape[1:])}: set its channels/image_size "
+            "to the datamodule's."
+        )

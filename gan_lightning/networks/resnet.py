@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gan_lightning.networks.conditional import batch_norm, check_labels, projection, projection_embedding
+from gan_lightning.networks.layers import check_image_input
 
 # image_size: (side of G's first map, number of up-blocks in G); D mirrors it.
 LAYOUTS: dict[int, tuple[int, int]] = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
@@ -170,12 +171,7 @@ class ResNetDiscriminator(nn.Module):
             self.embed = spectral_norm(projection_embedding(num_classes, ndf))
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(
-                f"ResNetDiscriminator was built for inputs of shape {self.in_shape} (channels x pack, "
-                f"image_size, image_size) but got {tuple(x.shape[1:])}: set its channels/image_size "
-                "to the datamodule's."
-            )
+        check_image_input(x, self.in_shape, "ResNetDiscriminator")
         labels = check_labels(labels, self.num_classes, x.shape[0], "ResNetDiscriminator")
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling, as in the reference
         if labels is None:
