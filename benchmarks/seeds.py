@@ -33,7 +33,6 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from gan_lightning.callbacks.samples import SampleGrid
 from gan_lightning.cli import cli_main
@@ -41,6 +40,7 @@ from gan_lightning.metrics.evaluator import GANEvaluator, eval_data
 from gan_lightning.metrics.modes import mode_stats
 from gan_lightning.metrics.protocol import EvalProtocol
 from gan_lightning.module import GAN
+from gan_lightning.visualize import save_png
 
 
 def gaussian_errors(model: GAN, datamodule: object, seed: int, n: int = 5000) -> dict[str, float]:
@@ -84,9 +84,7 @@ def run(config: str, overrides: list[str], seed: int, args: argparse.Namespace) 
         cli = cli_main(cli_args)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     if args.grids:  # the final G(fixed_noise), as the README's picture
-        Path(args.grids).mkdir(parents=True, exist_ok=True)
-        image = SampleGrid().draw(cli.model)  # a conditional GAN's a class a row
-        Image.fromarray(image.squeeze() if image.shape[-1] == 1 else image).save(Path(args.grids) / f"seed{seed}.png")
+        save_png(SampleGrid().draw(cli.model), Path(args.grids) / f"seed{seed}.png")  # a conditional GAN's: a class a row
     start = time.perf_counter()
     metrics = score(cli.model, cli.datamodule, seed, args)
     return {"seed": seed, **metrics, "cpu_s": cpu, "wall_s": wall, "eval_wall_s": time.perf_counter() - start}

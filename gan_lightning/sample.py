@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 
 from gan_lightning.conditioning import fixed_class_grid
 from gan_lightning.latent import interpolate, truncated_normal
 from gan_lightning.module import GAN
-from gan_lightning.visualize import samples_to_image
+from gan_lightning.visualize import samples_to_image, save_png
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,7 +115,7 @@ def save(samples: Tensor, output: Path, nrow: int) -> None:
     elif output.suffix == ".pt":
         torch.save(samples, output)
     else:
-        Image.fromarray(samples_to_image(samples, nrow).squeeze()).save(output)
+        save_png(samples_to_image(samples, nrow), output)
 
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -76,7 +76,12 @@ def log_or_save_image(trainer: "Trainer", key: str, image: np.ndarray, batch: in
             shown = True
     if shown:
         return None
-    path = Path(run_dir(trainer)) / key / f"batch_{batch:07d}.png"
+    return save_png(image, Path(run_dir(trainer)) / key / f"batch_{batch:07d}.png")
+
+
+def save_png(image: np.ndarray, path: str | Path) -> Path:
+    """Write a uint8 (H, W, C) picture (C 1 or 3) as a PNG, creating its folder; returns the path."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image.squeeze() if image.shape[-1] == 1 else image).save(path)
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path)
     return path
