@@ -8,6 +8,9 @@ the metrics its data supports:
 
 - images: the evaluation protocol of docs/metrics.md (FID, KID, precision, recall, density,
   coverage, memorisation against the held-out split; ``--num_samples`` generated samples);
+  for digits also the share of samples the shipped classifier puts in the rarest class
+  (``min_class_percent``) and the number of classes under 5%%, and, for a conditional GAN,
+  the per-class accuracy (worst class and mean: samples asked for class K classified as K);
 - 2-D mixtures with ``modes``/``std`` (ring, grid): PacGAN's modes covered, high-quality %%
   and reverse KL on 2,500 points, as benchmarks/modes2d.py;
 - the 2-D Gaussian (``true_mean``/``true_covariance``): |mean - b| and |cov - AᵀA| / |AᵀA| on
@@ -36,6 +39,8 @@ import torch
 
 from gan_lightning.callbacks.samples import SampleGrid
 from gan_lightning.cli import cli_main
+from gan_lightning.metrics.class_accuracy import class_accuracy
+from gan_lightning.metrics.classifier import class_histogram, load_digit_classifier
 from gan_lightning.metrics.evaluator import GANEvaluator, eval_data
 from gan_lightning.metrics.modes import mode_stats
 from gan_lightning.metrics.protocol import EvalProtocol
@@ -53,13 +58,27 @@ def gaussian_errors(model: GAN, datamodule: object, seed: int, n: int = 5000) ->
     }
 
 
+def digit_class_stats(model: GAN, seed: int, n: int) -> dict[str, float]:
+    """How evenly an (unconditional or conditional) GAN makes the ten digits, by the shipped classifier."""
+    classifier = load_digit_classifier()
+    shares = class_histogram(classifier.predict_proba(model.sample(n, torch.Generator().manual_seed(seed)).cpu()))
+    stats = {"min_class_percent": 100 * float(shares.min()), "classes_under_5pct": float((shares < 0.05).sum())}
+    if model.num_classes is not None:
+        accuracy = class_accuracy(model, classifier, samples_per_class=n // model.num_classes, seed=seed)
+        stats |= {"class_accuracy_min": float(accuracy.min()), "class_accuracy_mean": float(accuracy.mean())}
+    return stats
+
+
 def score(model: GAN, datamodule: object, seed: int, args: argparse.Namespace) -> dict[str, float]:
     """The metrics the datamodule's data supports (see the module docstring)."""
     shape = tuple(datamodule.sample_shape)
     if len(shape) == 3:
         extractor = args.extractor or ("digits" if shape[0] == 1 else "inception")
         protocol = EvalProtocol(extractor, args.num_samples, inception_weights_path=args.inception_weights_path)
-        return GANEvaluator(protocol, cache_dir=args.cache_dir).evaluate(model, eval_data(datamodule))
+        metrics = GANEvaluator(protocol, cache_dir=args.cache_dir).evaluate(model, eval_data(datamodule))
+        if extractor == "digits":
+            metrics |= digit_class_stats(model, seed, args.num_samples)
+        return metrics
     if hasattr(datamodule, "modes") and hasattr(datamodule, "std"):
         samples = model.sample(2500, torch.Generator().manual_seed(seed)).flatten(1)
         stats = mode_stats(samples, datamodule.modes, datamodule.std)

@@ -18,6 +18,8 @@ def test_seeds_on_digits_reports_the_protocol_per_seed(tmp_path, capsys):
                        "--num_samples", "300", "--cache_dir", str(tmp_path / "cache"), "--out", str(out)])
     assert [r["seed"] for r in rows] == [0, 1]
     assert rows[0]["val/fid_digits_test300_gen300"] != rows[1]["val/fid_digits_test300_gen300"]  # seeds differ
+    for row in rows:  # the rarest of 10 classes has at most a tenth; 300 untrained samples miss several
+        assert 0 <= row["min_class_percent"] <= 10 and row["classes_under_5pct"] in range(1, 11)
     table = capsys.readouterr().out
     for name in ("val/fid_digits_test300_gen300", "val/recall_digits_test300_gen300",
                  "val/memorisation_digits_train4k_gen300", "cpu_s", "wall_s"):
@@ -37,9 +39,12 @@ def test_seeds_on_the_gaussian_reports_mean_and_covariance_errors(tmp_path):
 def test_seeds_grids_draw_the_fixed_grid_of_a_conditional_gan_a_class_a_row(tmp_path):
     from PIL import Image
 
-    seeds.main([str(ROOT / "configs" / "digits_cdcgan.yaml"), "--seeds", "1", "--trainer.max_steps", "2",
+    rows = seeds.main([str(ROOT / "configs" / "digits_cdcgan.yaml"), "--seeds", "1", "--trainer.max_steps", "2",
                 "--num_samples", "200", "--cache_dir", str(tmp_path / "cache"), "--out", str(tmp_path / "c.json"),
                 "--grids", str(tmp_path / "grids")])  # fmt: skip
     image = Image.open(tmp_path / "grids" / "seed0.png")
     # 64 fixed samples -> 6 latents per class: 10 rows (one per class) of 6 images of 32 px, 2 px padding
     assert image.size == (6 * 34 + 2, 10 * 34 + 2)
+    # per-class accuracy of 20 samples a class: an untrained G is near chance for its worst class
+    assert 0 <= rows[0]["class_accuracy_min"] <= rows[0]["class_accuracy_mean"] <= 1
+    assert rows[0]["class_accuracy_min"] < 0.5
