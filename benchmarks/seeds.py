@@ -16,6 +16,10 @@ the metrics its data supports:
 - the 2-D Gaussian (``true_mean``/``true_covariance``): |mean - b| and |cov - AᵀA| / |AᵀA| on
   5,000 points, as notebooks/01.
 
+With ``--track_every N`` an image run is also scored (FID only) every N batches while it trains,
+and the table adds the best FID seen, the batch it was seen at, and the final FID over the best
+(does the run end at its best, or train past it?).
+
 It prints one row per metric (mean ± standard error over seeds) plus each run's training CPU
 (process) seconds and wall seconds, and writes every run's numbers to ``--out`` (JSON).
 
@@ -37,6 +41,7 @@ from pathlib import Path
 
 import torch
 
+from gan_lightning.callbacks.metrics import MetricsCallback
 from gan_lightning.callbacks.samples import SampleGrid
 from gan_lightning.cli import cli_main
 from gan_lightning.metrics.class_accuracy import class_accuracy
@@ -99,14 +104,29 @@ def run(config: str, overrides: list[str], seed: int, args: argparse.Namespace) 
         cli_args = ["fit", "--config", config, *overrides, "--seed_everything", str(seed),
                     "--trainer.logger", "false", "--trainer.enable_checkpointing", "false", "--trainer.callbacks", "[]",
                     "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", tmp]
+        if args.track_every:
+            tracker = {"class_path": "gan_lightning.callbacks.metrics.MetricsCallback", "init_args": {
+                "metrics": ["fid"], "every_n_epochs": None, "every_n_batches": args.track_every,
+                "num_samples": args.num_samples, "cache_dir": args.cache_dir}}  # fmt: skip
+            cli_args[cli_args.index("[]")] = json.dumps([tracker])
         cpu, wall = time.process_time(), time.perf_counter()
         cli = cli_main(cli_args)
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall  # includes the tracking's FIDs
     if args.grids:  # the final G(fixed_noise), as the README's picture
         save_png(SampleGrid().draw(cli.model), Path(args.grids) / f"seed{seed}.png")  # a conditional GAN's: a class a row
     start = time.perf_counter()
     metrics = score(cli.model, cli.datamodule, seed, args)
+    if args.track_every:
+        metrics |= fid_curve(cli.trainer.callbacks)
     return {"seed": seed, **metrics, "cpu_s": cpu, "wall_s": wall, "eval_wall_s": time.perf_counter() - start}
+
+
+def fid_curve(callbacks: list) -> dict[str, float]:
+    """Best FID seen while training, its batch, and the final FID over the best."""
+    (history,) = [c.history for c in callbacks if isinstance(c, MetricsCallback)]
+    name = next(k for k in history[-1] if k.startswith("val/fid_"))
+    best = min(history, key=lambda h: h[name])
+    return {"best_fid_seen": best[name], "best_fid_batch": best["batch"], "final_over_best_fid": history[-1][name] / best[name]}
 
 
 def mean_se(values: list[float]) -> str:
@@ -130,6 +150,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--inception_weights_path", help="local Inception-v3 weights (no network needed)")
     parser.add_argument("--cache_dir", default="~/.cache/gan_lightning", help="where real features are cached")
     parser.add_argument("--out", default="runs/seeds.json", help="every run's numbers, as JSON")
+    parser.add_argument("--track_every", type=int, help="images: also score FID every N batches while training")
     parser.add_argument("--grids", help="a folder for each run's final grid (seedN.png) or scatter")
     args, overrides = parser.parse_known_args(argv)
     if args.seeds < 1 or args.parallel < 1:

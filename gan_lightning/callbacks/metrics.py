@@ -68,6 +68,7 @@ class MetricsCallback(Callback):
         self.every_n_batches = every_n_batches
         self.at_fit_end = at_fit_end
         self._last_batch: int | None = None  # total_batch_idx of the last evaluation
+        self.history: list[dict[str, float]] = []  # {"batch": n, metric: value, ...} per evaluation, for curves
         self._data: EvalData | None = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
@@ -86,6 +87,7 @@ class MetricsCallback(Callback):
         """Compute the metrics on every rank (fakes are gathered) and remember the batch."""
         values = self.evaluator.evaluate(pl_module, self._data, trainer.global_rank, trainer.world_size)
         self._last_batch = trainer.fit_loop.total_batch_idx
+        self.history.append({"batch": self._last_batch + 1, **values})
         return values
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: GAN, *args: object) -> None:
