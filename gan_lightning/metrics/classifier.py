@@ -91,7 +91,8 @@ def load_digit_classifier(path: str | Path | None = None) -> DigitClassifier:
             "`python -m gan_lightning.metrics.train_digit_classifier`."
         )
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    model = DigitClassifier(saved["image_size"], tuple(saved["widths"]), saved["num_classes"])
+    with torch.random.fork_rng(devices=[]):  # the layers' random init, overwritten below, must not shift training's stream
+        model = DigitClassifier(saved["image_size"], tuple(saved["widths"]), saved["num_classes"])
     model.load_state_dict(saved["state_dict"])
     model.test_accuracy = saved["test_accuracy"]
     return model.eval().requires_grad_(False)
