@@ -14,9 +14,10 @@ from the same latents, are scored with PacGAN's definitions (in data space: a st
 grid's samples are mapped back). The table gives mean +- standard error over seeds and each
 run's CPU (process) time; wall time depends on what else the machine runs.
 
-    python benchmarks/modes2d.py --seeds 3                    # every variant on both, 36,000 batches
-    python benchmarks/modes2d.py --seeds 3 --max_batches 6000 # the README's table
-    python benchmarks/modes2d.py --data grid --variants plain pack2 --raw_scale   # grid served as it is
+    python benchmarks/modes2d.py --seeds 3          # every variant on both, the configs' 36,000 batches
+    python benchmarks/modes2d.py --variants plain pack2 pack4 minibatch_std sn_hinge wgan_gp r1 mode_seeking \
+        --seeds 3 --max_batches 6000                # the README's table
+    python benchmarks/modes2d.py --data grid --variants plain pack2 --max_batches 6000 --raw_scale  # grid as it is
 """
 
 import argparse
@@ -44,6 +45,11 @@ VARIANTS: dict[str, list[str]] = {
     # Miyato et al. 2018: spectral norm on every D layer, hinge loss, n_dis 1 with Adam 2e-4
     # betas (0.5, 0.999), which is the plain twin's optimizer.
     "sn_hinge": ["--model.spectral_norm", "true", "--model.loss", "hinge"],
+    # ... and their other setting (their ResNets): n_dis 5, Adam 2e-4 betas (0, 0.9).
+    "sn_hinge_ndis5": [
+        "--model.spectral_norm", "true", "--model.loss", "hinge", "--model.n_critic", "5",
+        "--model.optimizer_G.init_args.betas", "[0.0, 0.9]", "--model.optimizer_D.init_args.betas", "[0.0, 0.9]",
+    ],  # fmt: skip
     # Gulrajani et al. 2017: lambda 10, n_critic 5, Adam 1e-4 betas (0.5, 0.9) for both.
     "wgan_gp": [
         "--model.loss", "wasserstein", "--model.gp_weight", "10", "--model.n_critic", "5",
