@@ -122,6 +122,11 @@ class GAN(LightningModule):
         noise, labels = fixed_class_grid(self.draw_latent, num_fixed_samples, num_classes, generator)  # one row per class
         self.register_buffer("fixed_noise", noise)  # saved in checkpoints: the same grids after a resume
         self.register_buffer("fixed_labels", labels)  # None (and not saved) when unconditional
+        # Data served standardised (e.g. MixtureDataModule(standardize=True)): samples leave the
+        # module as x * data_std + data_mean. Set at setup from the datamodule, kept in checkpoints
+        # under "data_transform" (not the state dict, so checkpoints without it still load).
+        self.register_buffer("data_mean", None, persistent=False)
+        self.register_buffer("data_std", None, persistent=False)
         # Names of the seed loop's statistics: probabilities for logit losses, raw values otherwise.
         suffix = "" if self.objective.output_is_logit else "_raw"
         self.stat_names = {k: f"{k}{suffix}" for k in ("D_x", "D_G_z1", "D_G_z2")}
@@ -155,10 +160,22 @@ class GAN(LightningModule):
         try:
             zs = z.to(self.device).split(batch_size)
             if labels is None:
-                return torch.cat([net(c) for c in zs])
-            return torch.cat([net(c, y) for c, y in zip(zs, labels.to(self.device).split(batch_size))])
+                return self.to_data_space(torch.cat([net(c) for c in zs]))
+            ys = labels.to(self.device).split(batch_size)
+            return self.to_data_space(torch.cat([net(c, y) for c, y in zip(zs, ys)]))
         finally:
             net.train(was_training)
+
+    def to_data_space(self, x: Tensor) -> Tensor:
+        """x, as G makes it and D sees it, in the data's own space (undoes the datamodule's
+        standardisation; the identity when the data is served as it is)."""
+        return x if self.data_mean is None else x * self.data_std + self.data_mean
+
+    def set_data_transform(self, transform: tuple[Tensor, Tensor] | None) -> None:
+        """Served data = (x - mean) / std: keep (mean, std) to map samples back; None: served as is."""
+        mean, std = transform if transform is not None else (None, None)
+        self.data_mean = None if mean is None else mean.to(self.device, torch.float32)
+        self.data_std = None if std is None else std.to(self.device, torch.float32)
 
     def sample(
         self, n: int, generator: torch.Generator | None = None, batch_size: int = 1024, labels: Tensor | None = None
@@ -173,9 +190,11 @@ class GAN(LightningModule):
     def setup(self, stage: str) -> None:
         """Check that netG makes, and netD takes, the datamodule's sample shape before training."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        shape = getattr(datamodule, "sample_shape", None)
+        shape = getattr(datamodule, "sample_shape", None)  # sets the datamodule up: data_transform is known
         if shape is not None:
             check_networks_fit(self, tuple(shape))
+        if hasattr(datamodule, "data_transform"):
+            self.set_data_transform(datamodule.data_transform)
 
     def discriminate(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """netD's raw outputs, one per sample (or one per pack of ``pack`` samples), each sample
@@ -285,14 +304,20 @@ class GAN(LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         self.finite_guard.check()  # never write a checkpoint after a NaN/inf loss
         checkpoint["rng_states"] = collect_rng_states()  # a resumed run draws the same latents
+        if self.data_mean is not None:  # `sample` / `evaluate` from the checkpoint map back too
+            checkpoint["data_transform"] = (self.data_mean.cpu(), self.data_std.cpu())
 
     def on_train_end(self) -> None:
         self.finite_guard.check()  # a NaN/inf after the last logged batch still fails the fit
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Restore the random states when the Trainer resumes (not when loading for sampling)."""
+        """Restore the data transform, and the random states when the Trainer resumes (not when
+        loading for sampling)."""
+        self.set_data_transform(checkpoint.get("data_transform"))
         if self._trainer is not None and "rng_states" in checkpoint:
             restore_rng_states(checkpoint["rng_states"])
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        return self.sampling_generator(z) if labels is None else self.sampling_generator(z, labels)
+        """G(z) (G(z, labels)) from the sampling generator, in data space, with gradients."""
+        x = self.sampling_generator(z) if labels is None else self.sampling_generator(z, labels)
+        return self.to_data_space(x)

@@ -1,10 +1,16 @@
-"""PacGAN's mode metrics on hand-made samples, the ring/grid datamodules, and the diversity ratio."""
+"""PacGAN's mode metrics on hand-made samples, the ring/grid datamodules (standardised or not), and the
+diversity ratio."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.cli import LightningCLI
 
+from gan_lightning.callbacks.modes import ModeCoverage
+from gan_lightning.checkpoint import load_gan
+from gan_lightning.cli import cli_main, main
 from gan_lightning.data import GridDataModule, RingDataModule
 from gan_lightning.metrics.modes import diversity_ratio, kl_to_uniform, mode_stats
 
@@ -69,3 +75,61 @@ def test_diversity_ratio_drops_with_collapse():
     real = torch.randn(500, 2)
     assert diversity_ratio(torch.randn(500, 2), real) == pytest.approx(1.0, abs=0.1)
     assert diversity_ratio(0.01 * torch.randn(500, 2), real) < 0.05
+
+
+def test_standardize_serves_mean_0_std_1_and_its_transform_gives_back_the_points():
+    raw = GridDataModule(num_samples=4000, seed=3)
+    served = GridDataModule(num_samples=4000, seed=3, standardize=True)
+    raw.setup("fit"), served.setup("fit")
+    assert raw.data_transform is None
+    assert torch.allclose(served.data.mean(0), torch.zeros(2), atol=1e-5)
+    assert torch.allclose(served.data.std(0), torch.ones(2), atol=1e-5)
+    mean, std = served.data_transform
+    assert torch.allclose(served.data * std + mean, raw.data, atol=1e-5)
+    assert std.tolist() == pytest.approx([math.sqrt(8 + 0.05**2)] * 2, rel=0.03)  # the grid's spread a coordinate
+    assert torch.equal(served.modes, raw.modes) and served.std == raw.std  # the metrics stay in data space
+
+
+GRID = str(Path(__file__).parents[1] / "configs" / "grid25_plain.yaml")
+
+
+def fit_grid(tmp: Path, *overrides: str) -> LightningCLI:
+    """A few batches of grid25_plain.yaml (G 16 wide) with a last.ckpt and ModeCoverage at the end."""
+    return cli_main([
+        "fit", "--config", GRID, "--trainer.default_root_dir", str(tmp), "--trainer.logger", "false",
+        "--trainer.callbacks", "lightning.pytorch.callbacks.ModelCheckpoint",
+        "--trainer.callbacks.dirpath", str(tmp / "checkpoints"), "--trainer.callbacks.save_last", "true",
+        "--trainer.callbacks+", "gan_lightning.callbacks.modes.ModeCoverage",
+        "--trainer.callbacks.num_samples", "300", "--trainer.callbacks.plot", "false",
+        "--trainer.max_steps", "6", "--trainer.enable_progress_bar", "false", "--data.init_args.num_samples", "1000",
+        "--model.netG.init_args.hidden", "[16]", "--model.netD.init_args.hidden", "[16]", *overrides,
+    ])  # fmt: skip
+
+
+def test_a_standardised_run_samples_in_data_space_also_from_its_checkpoint(tmp_path):
+    cli = fit_grid(tmp_path)  # grid25_plain.yaml serves PacGAN's grid standardised
+    mean, std = cli.datamodule.data_transform
+    assert torch.equal(cli.model.data_mean, mean) and torch.equal(cli.model.data_std, std)
+    gan = load_gan(tmp_path / "checkpoints" / "last.ckpt")
+    assert torch.equal(gan.data_mean, mean) and torch.equal(gan.data_std, std)
+    z = gan.draw_latent(50, torch.Generator().manual_seed(0))
+    served = gan.sampling_generator(z)  # what D sees: G's output, in the standardised space
+    expected = served * std + mean
+    assert torch.allclose(gan.generate(z), expected) and torch.allclose(gan(z), expected)
+    out = tmp_path / "x.pt"
+    main(["sample", "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt"), "--output", str(out),
+          "--num_samples", "50", "--seed", "0"])  # fmt: skip
+    assert torch.allclose(torch.load(out), expected)
+    # ModeCoverage's real reference is in data space too: the diversity ratio compares like with like
+    (modes,) = [c for c in cli.trainer.callbacks if isinstance(c, ModeCoverage)]
+    assert modes._real.std(0).tolist() == pytest.approx(std.tolist(), rel=0.1)
+
+
+def test_served_as_it_is_nothing_is_mapped_and_the_checkpoint_has_no_transform(tmp_path):
+    cli = fit_grid(tmp_path, "--data.init_args.standardize", "false")
+    assert cli.model.data_mean is None
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert "data_transform" not in ckpt
+    gan = load_gan(tmp_path / "checkpoints" / "last.ckpt")
+    z = gan.draw_latent(20, torch.Generator().manual_seed(0))
+    assert gan.data_mean is None and torch.equal(gan.generate(z), gan.sampling_generator(z))

@@ -1,7 +1,8 @@
 """The notebooks run top to bottom with tiny parameters injected after their parameters cell.
 
 Each notebook writes its results under ``OUT`` (here a temporary folder); the tests read those
-files back, so a notebook that runs but computes nothing useful still fails.
+files back, so a notebook that runs but computes nothing useful still fails. The committed
+notebooks carry the outputs of a run at their defaults (GitHub shows them).
 """
 
 import json
@@ -17,8 +18,6 @@ from nbclient import NotebookClient
 from PIL import Image
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
-
-pytestmark = pytest.mark.slow  # executes each notebook in a kernel
 
 
 def run_notebook(name: str, out: Path, **params) -> nbformat.NotebookNode:
@@ -41,15 +40,36 @@ def run_notebook(name: str, out: Path, **params) -> nbformat.NotebookNode:
     return nb
 
 
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_committed_notebooks_carry_their_outputs(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count is not None for cell in code), f"{path.name} has cells that were not run"
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1)), "run top to bottom, once"
+    figures = [o for cell in code for o in cell.outputs if "image/png" in o.get("data", {})]
+    assert figures, f"{path.name} shows no figure"
+    assert not [o for cell in code for o in cell.outputs if o.get("output_type") == "error"]
+
+
+def test_notebook_03_as_committed_shows_the_plain_gan_collapsing_and_the_remedy_covering_the_ring():
+    nb = nbformat.read(NOTEBOOKS / "03_mode_collapse.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs)
+    covered = {name: int(n) for name, n in re.findall(r"^(plain|remedy \(ring8.yaml\)) +(\d+) of 8 modes", printed, re.M)}
+    assert covered["plain"] < 6 and covered["remedy (ring8.yaml)"] == 8  # ModeCoverage's threshold: 75% of 8
+
+
 def png_shape(path: Path) -> tuple[int, ...]:
     image = np.asarray(Image.open(path))
     assert image.std() > 0, f"{path.name} is blank"
     return image.shape
 
 
+@pytest.mark.slow  # executes the notebook in a kernel
 def test_01_gaussian2d(tmp_path):
-    run_notebook("01_gaussian2d.ipynb", tmp_path, EPOCHS=1, NUM_POINTS=200, NUM_SAMPLES=500)
+    nb = run_notebook("01_gaussian2d.ipynb", tmp_path, EPOCHS=1, NUM_POINTS=200, NUM_SAMPLES=500)
     result = json.loads((tmp_path / "result.json").read_text())
+    printed = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs)
+    assert f"|cov - AᵀA| / |AᵀA| = {result['cov_error']:.1%}" in printed  # what it shows is what it saved
     assert result["epochs"] == 1
     # the error the notebook reports is the seed's: |C - AᵀA|_F / |AᵀA|_F of the covariance it printed
     A = np.array([[1.0, 2.0], [-0.1, 0.5]])
@@ -61,6 +81,7 @@ def test_01_gaussian2d(tmp_path):
     assert metrics["loss_D_epoch"].notna().sum() == 1  # one epoch
 
 
+@pytest.mark.slow  # executes the notebook in a kernel
 def test_02_dcgan_anatomy(tmp_path):
     nb = run_notebook("02_dcgan_anatomy.ipynb", tmp_path, BATCHES=3, BATCH_SIZE=16, LOG_EVERY=1)
     printed = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs)
@@ -74,14 +95,21 @@ def test_02_dcgan_anatomy(tmp_path):
     assert len(metrics) == 3  # logged every batch
 
 
+@pytest.mark.slow  # executes the notebook in a kernel
 def test_03_mode_collapse(tmp_path):
-    run_notebook("03_mode_collapse.ipynb", tmp_path, BATCHES=4, EVAL_EVERY=2, MODE_SAMPLES=200, NUM_POINTS=1000)
+    nb = run_notebook("03_mode_collapse.ipynb", tmp_path, BATCHES=4, EVAL_EVERY=2, MODE_SAMPLES=200, NUM_POINTS=1000)
     result = json.loads((tmp_path / "result.json").read_text())
     assert set(result) == {"plain", "remedy (ring8.yaml)"}
-    for run in result.values():
+    printed = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs)
+    for name, run in result.items():
         assert sorted({h["batch"] for h in run["history"]}) == [2, 4]  # every 2 batches (and at the end)
         assert all(0 <= h["modes_covered"] <= 8 and 0 <= h["reverse_kl"] <= math.log(8) + 1e-9 for h in run["history"])
         assert run["scatters"] >= 2
+        # the end of training the notebook prints is the run's own metrics.csv, and the callback's last evaluation
+        logged = pd.read_csv(Path(run["run"]) / "metrics.csv").dropna(subset=["modes_covered"]).iloc[-1]
+        for key in ("modes_covered", "hq_fraction", "reverse_kl", "diversity"):
+            assert run["final"][key] == pytest.approx(logged[key]) == pytest.approx(run["history"][-1][key])
+        assert f"{name:22s} {run['final']['modes_covered']:.0f} of 8 modes" in printed
     # 4 batches leave G far from the ring: the diagnostics must flag the plain run.
     assert "mode collapse" in result["plain"]["fired"]
     assert png_shape(tmp_path / "scatter_over_training.png")[:2] == (360, 720)  # 2 x 4 panels of 3 in at 60 dpi
@@ -89,6 +117,7 @@ def test_03_mode_collapse(tmp_path):
     assert len(history) == sum(len(run["history"]) for run in result.values()) and history["diversity"].notna().all()
 
 
+@pytest.mark.slow  # executes the notebook in a kernel
 def test_04_compare_runs(tmp_path):
     run_notebook("04_compare_runs.ipynb", tmp_path, LOSSES=["non_saturating", "minimax"], EPOCHS=2, NUM_POINTS=64,
                  LOG_EVERY=2)
@@ -97,4 +126,7 @@ def test_04_compare_runs(tmp_path):
     assert list(table["loss"]) == ["minimax", "non_saturating"]  # read back from each run's config.yaml
     assert (table["epochs"] == 2).all()
     assert np.isfinite(table[["mean_error", "cov_error", "final_loss_D"]].to_numpy()).all()
+    for run, row in table.iterrows():  # the table's loss is each run's own last logged epoch mean
+        logged = pd.read_csv(tmp_path / run / "metrics.csv")["loss_D_epoch"].dropna()
+        assert row["final_loss_D"] == pytest.approx(logged.iloc[-1])
     assert png_shape(tmp_path / "compare.png")[:2] == (210, 840)  # 14 x 3.5 inches at 60 dpi

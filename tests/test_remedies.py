@@ -1,7 +1,10 @@
 """Each mode-collapse / stability remedy does what it says."""
 
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 from lightning.pytorch import seed_everything
 
 from gan_lightning.module import GAN
@@ -130,3 +133,17 @@ def test_minibatch_std_adds_one_feature_from_the_batch_spread():
     netD = MLPDiscriminator(in_shape=[2], hidden=[8], minibatch_std=True)
     point = torch.zeros(1, 2)
     assert netD(torch.cat([point, torch.zeros(3, 2)]))[0] != netD(torch.cat([point, 3 * torch.randn(3, 2)]))[0]
+
+
+@pytest.mark.parametrize("data", ["ring8", "grid25"])
+def test_the_plain_configs_are_the_recommended_ones_without_packing(data):
+    """The README's comparison measures the remedy alone: same networks, optimizer, batches,
+    EMA G and lr schedule; only netD's pack (and where the run is logged) differ."""
+    configs = Path(__file__).parents[1] / "configs"
+    recommended = yaml.safe_load((configs / f"{data}.yaml").read_text())
+    plain = yaml.safe_load((configs / f"{data}_plain.yaml").read_text())
+    assert recommended["model"]["netD"]["init_args"].pop("pack") == 2
+    for config in (recommended, plain):
+        del config["trainer"]["logger"]
+    assert recommended == plain
+    assert plain["model"]["ema_decay"] == 0.999 and plain["model"]["lr_decay_start"] == 0.5

@@ -40,7 +40,8 @@ class PeriodicSampleCheck(Callback):
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
         real = batch[0] if isinstance(batch, (list, tuple)) else batch
         if self._real is None or len(self._real) < self.num_samples:  # a reference sample of real data
-            self._real = real.detach().cpu() if self._real is None else torch.cat([self._real, real.detach().cpu()])
+            real = pl_module.to_data_space(real.detach()).cpu()  # where the samples are: data space
+            self._real = real if self._real is None else torch.cat([self._real, real])
         if (trainer.fit_loop.total_batch_idx + 1) % self.every_n_batches == 0:
             log_values(trainer, self.evaluate(trainer, pl_module))
 

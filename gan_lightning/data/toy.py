@@ -57,12 +57,19 @@ class MixtureDataModule(TensorDataModule):
     redrawn for each ``seed``) is indistinguishable from that for a GAN and is served like
     every other in-memory data set.
 
+    With ``standardize`` the points are served with zero mean and unit standard deviation per
+    coordinate, so a mixture of any size suits networks whose first outputs are a few
+    hundredths wide; ``modes`` and ``std`` stay in data space, and the GAN maps its samples
+    back through ``data_transform`` (the mean and standard deviation), which it keeps in its
+    checkpoints.
+
     Args:
         modes: (K, 2) mode centres.
         std: standard deviation of every mode (also the scale of the mode metrics).
         num_samples: number of points.
         seed: seed of the points, independent of the training seed.
         batch_size, num_workers, drop_last: as in ``TensorDataModule``.
+        standardize: serve (x - mean) / std per coordinate instead of x.
     """
 
     def __init__(
@@ -74,6 +81,7 @@ class MixtureDataModule(TensorDataModule):
         batch_size: int = 100,
         num_workers: int = 0,
         drop_last: bool = True,
+        standardize: bool = False,
     ) -> None:
         super().__init__(batch_size, num_workers, drop_last)
         if std <= 0 or num_samples < 1:
@@ -82,11 +90,18 @@ class MixtureDataModule(TensorDataModule):
         self.std = std
         self.num_samples = num_samples
         self.seed = seed
+        self.standardize = standardize
+        self.data_transform: tuple[torch.Tensor, torch.Tensor] | None = None  # (mean, std), set by make_data
 
     def make_data(self) -> torch.Tensor:
+        """The points in data space, or standardised (setting ``data_transform``) with ``standardize``."""
         generator = torch.Generator().manual_seed(self.seed)
         which = torch.randint(len(self.modes), (self.num_samples,), generator=generator)
-        return self.modes[which] + self.std * torch.randn(self.num_samples, 2, generator=generator)
+        points = self.modes[which] + self.std * torch.randn(self.num_samples, 2, generator=generator)
+        if not self.standardize:
+            return points
+        self.data_transform = (points.mean(dim=0), points.std(dim=0))
+        return (points - self.data_transform[0]) / self.data_transform[1]
 
 
 class RingDataModule(MixtureDataModule):
@@ -102,10 +117,11 @@ class RingDataModule(MixtureDataModule):
         batch_size: int = 100,
         num_workers: int = 0,
         drop_last: bool = True,
+        standardize: bool = False,
     ) -> None:
         angles = 2 * math.pi * torch.arange(num_modes) / num_modes
         modes = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
-        super().__init__(modes, std, num_samples, seed, batch_size, num_workers, drop_last)
+        super().__init__(modes, std, num_samples, seed, batch_size, num_workers, drop_last, standardize)
         self.save_hyperparameters()
 
 
@@ -121,8 +137,9 @@ class GridDataModule(MixtureDataModule):
         batch_size: int = 100,
         num_workers: int = 0,
         drop_last: bool = True,
+        standardize: bool = False,
     ) -> None:
         axis = torch.tensor(coords, dtype=torch.float32)
         modes = torch.cartesian_prod(axis, axis)
-        super().__init__(modes, std, num_samples, seed, batch_size, num_workers, drop_last)
+        super().__init__(modes, std, num_samples, seed, batch_size, num_workers, drop_last, standardize)
         self.save_hyperparameters()
