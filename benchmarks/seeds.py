@@ -100,15 +100,16 @@ def run(config: str, overrides: list[str], seed: int, args: argparse.Namespace) 
     """Train one seed and score it; returns the metrics and the training CPU and wall seconds."""
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")  # our argv is not the CLI's
+    callbacks = []  # the config's diagnostics are not part of the method; --track_every adds an FID tracker
+    if args.track_every:
+        callbacks.append({"class_path": "gan_lightning.callbacks.metrics.MetricsCallback", "init_args": {
+            "metrics": ["fid"], "every_n_epochs": None, "every_n_batches": args.track_every,
+            "num_samples": args.num_samples, "cache_dir": args.cache_dir}})  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         cli_args = ["fit", "--config", config, *overrides, "--seed_everything", str(seed),
-                    "--trainer.logger", "false", "--trainer.enable_checkpointing", "false", "--trainer.callbacks", "[]",
+                    "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",
+                    "--trainer.callbacks", json.dumps(callbacks),
                     "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", tmp]
-        if args.track_every:
-            tracker = {"class_path": "gan_lightning.callbacks.metrics.MetricsCallback", "init_args": {
-                "metrics": ["fid"], "every_n_epochs": None, "every_n_batches": args.track_every,
-                "num_samples": args.num_samples, "cache_dir": args.cache_dir}}  # fmt: skip
-            cli_args[cli_args.index("[]")] = json.dumps([tracker])
         cpu, wall = time.process_time(), time.perf_counter()
         cli = cli_main(cli_args)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall  # includes the tracking's FIDs
