@@ -40,6 +40,30 @@ def ema_update(ema: AveragedModel, model: nn.Module, decay: float) -> None:
     ema.n_averaged += 1
 
 
+@torch.no_grad()
+def recompute_batchnorm_stats(net: nn.Module, inputs: list[tuple[Tensor, ...]]) -> None:
+    """Sets ``net``'s BatchNorm running statistics to the average of its batch statistics over
+    ``inputs`` (each a tuple of ``net``'s arguments), as its current weights make them. This is
+    ``torch.optim.swa_utils.update_bn``, which passes only a batch's first element: a conditional
+    G needs its labels too. The train/eval mode and the layers' momenta are restored after."""
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # None: a cumulative average over the batches
+    was_training = net.training
+    net.train()
+    try:
+        for args in inputs:
+            net(*args)
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        net.train(was_training)
+
+
 def make_ema(model: nn.Module, decay: float | None) -> AveragedModel | None:
     """A frozen exponential moving average of ``model`` (a copy, updated by ``ema_update``), or
     None without a decay. Build it before any ``compile``: the copy must stay an eager module."""

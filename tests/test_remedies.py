@@ -147,3 +147,35 @@ def test_the_plain_configs_are_the_recommended_ones_without_packing(data):
         del config["trainer"]["logger"]
     assert recommended == plain
     assert plain["model"]["ema_decay"] == 0.999 and plain["model"]["lr_decay_start"] == 0.5
+
+
+def test_ema_generator_samples_with_batchnorm_statistics_of_its_own_weights():
+    seed_everything(0)
+    gan = GAN(DCGANGenerator(latent_dim=8, ngf=4, image_size=16), DCGANDiscriminator(ndf=4, image_size=16), ema_decay=0.5)
+    gan.netG_ema.update_parameters(gan.netG)  # the EMA starts as a copy of G
+    with torch.no_grad():  # G moves (weights x3); the EMA's running statistics are now a mix that fits neither
+        for p in gan.netG.parameters():
+            p.mul_(3.0)
+        gan.netG.train()(torch.randn(64, 8))
+    gan.netG_ema.update_parameters(gan.netG)
+    ema = gan.netG_ema.module
+    first_norm = next(m for m in ema.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    normalised = []
+    hook = first_norm.register_forward_hook(lambda m, i, out: normalised.append(out.detach().clone()))  # before the in-place ReLU
+
+    def first_norm_output_stats(generate) -> tuple[float, float]:
+        normalised.clear()
+        generate(gan.draw_latent(2048, torch.Generator().manual_seed(1)))
+        out = (normalised[-1] - first_norm.bias[None, :, None, None]) / first_norm.weight[None, :, None, None]
+        return out.mean((0, 2, 3)).abs().max().item(), out.std((0, 2, 3)).sub(1).abs().max().item()
+
+    stale = first_norm_output_stats(lambda z: ema.eval()(z))  # the averaged statistics, as before the fix
+    assert max(stale) > 0.3
+    rng = torch.get_rng_state()
+    mean_error, std_error = first_norm_output_stats(gan.generate)
+    assert mean_error < 0.1 and std_error < 0.1  # standardised: the statistics are the EMA G's own
+    assert torch.equal(torch.get_rng_state(), rng)  # fixed latents: training's random stream is untouched
+    assert first_norm.momentum == 0.1 and not ema.training  # the layer's settings and the mode restored
+    recomputed = first_norm.running_mean.clone()
+    gan.generate(torch.randn(4, 8))
+    assert torch.equal(first_norm.running_mean, recomputed)  # not again until the next EMA update
