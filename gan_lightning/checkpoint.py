@@ -38,6 +38,12 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
+def import_class(path: str) -> type:
+    """The class a ``class_path`` ("package.module.Name") names, its module imported first."""
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
 def load_gan(path: str | Path) -> GAN:
     """Rebuild the GAN from the config stored in its checkpoint, on the CPU, in eval mode.
 
@@ -47,8 +53,7 @@ def load_gan(path: str | Path) -> GAN:
     hparams = read_checkpoint(path)["hyper_parameters"]
     cls: type[GAN] = GAN
     if class_path := hparams.get("_class_path"):
-        module, _, name = class_path.rpartition(".")
-        cls = getattr(importlib.import_module(module), name)
+        cls = import_class(class_path)
         if not (isinstance(cls, type) and issubclass(cls, GAN)):
             raise ValueError(f"{path} names {class_path} as its model, which is not a gan_lightning GAN.")
     return cls.load_from_checkpoint(path, map_location="cpu", weights_only=True).eval()

@@ -2,7 +2,6 @@
 plus ``gan-lightning sample`` (and ``evaluate``), which are not Trainer methods and so are
 dispatched here before the LightningCLI sees the arguments."""
 
-import importlib
 import inspect
 import os
 import sys
@@ -14,6 +13,7 @@ from jsonargparse import Namespace
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from gan_lightning.callbacks.interrupt import InterruptCheckpoint
+from gan_lightning.checkpoint import check_resumable, find_resume_checkpoint, import_class, read_checkpoint
 from gan_lightning.module import GAN
 
 PROGRESS_BAR_REFRESH = 20  # batches per progress-bar refresh under `gan-lightning fit`
@@ -34,11 +34,6 @@ class SaveAndLogConfig(SaveConfigCallback):
         config.pop("config", None)  # the --config file names, not settings
         for logger in trainer.loggers:
             logger.log_hyperparams(config)
-
-
-def import_class(path: str) -> type:
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
 
 
 def same(a: object, b: object) -> bool:
@@ -122,8 +117,6 @@ class GANCLI(LightningCLI):
         LightningCLI itself ``torch.load``s the file right after parsing (to take the model's
         hyperparameters from it), which would fail with a raw zip or pickle error.
         """
-        from gan_lightning.checkpoint import read_checkpoint
-
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
@@ -140,8 +133,6 @@ class GANCLI(LightningCLI):
         Lightning looks for ``last`` only in the new run's (empty) version folder and would start
         over; the file found here must fit the model that this config builds.
         """
-        from gan_lightning.checkpoint import check_resumable, find_resume_checkpoint
-
         config = self.config_init[self.subcommand]
         if config.get("weights_only") is None:
             config["weights_only"] = True
