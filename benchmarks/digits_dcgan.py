@@ -74,6 +74,7 @@ def lightning_run(epochs: int, out: Path) -> tuple[float, int]:
         "fit", "--config", str(CONFIG), "--trainer.max_epochs", str(epochs),
         "--trainer.default_root_dir", str(out), "--trainer.logger.init_args.save_dir", str(out),
         "--trainer.enable_progress_bar", "false",
+        "--model.r1_weight", "0", "--model.ema_decay", "null",  # the plain loop has neither R1 nor an EMA G
     ])  # fmt: skip
     seconds = time.perf_counter() - start
     Image.fromarray(SampleGrid().draw(cli.model)).save(out / "lightning_grid.png")

@@ -69,6 +69,8 @@ def case_setup(case: str) -> tuple[nn.Module, nn.Module, dict, Tensor, int]:
     config = {"digits32": "digits_dcgan", "mlp28": "mnist_mlp", "gaussian2d": "gaussian2d"}[case]
     cfg = yaml.safe_load((CONFIGS / f"{config}.yaml").read_text())
     model = cfg["model"]
+    for remedy in ("ema_decay", "r1_weight"):  # the seed loop has neither: both sides run the plain step
+        model.pop(remedy, None)
     netG, netD = _build(model.pop("netG")), _build(model.pop("netD"))
     batch = cfg["data"]["init_args"]["batch_size"]
     if case == "gaussian2d":
