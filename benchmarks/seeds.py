@@ -67,7 +67,8 @@ def digit_class_stats(model: GAN, seed: int, n: int) -> dict[str, float]:
     """How evenly an (unconditional or conditional) GAN makes the ten digits, by the shipped classifier."""
     classifier = load_digit_classifier()
     shares = class_histogram(classifier.predict_proba(model.sample(n, torch.Generator().manual_seed(seed)).cpu()))
-    stats = {"min_class_percent": 100 * float(shares.min()), "classes_under_5pct": float((shares < 0.05).sum())}
+    stats = {"min_class_percent": 100 * float(shares.min()), "classes_under_5pct": float((shares < 0.05).sum()),
+             "class_percent": [round(100 * float(s), 2) for s in shares]}  # digits 0-9; in the JSON, not the table
     if model.num_classes is not None:
         accuracy = class_accuracy(model, classifier, samples_per_class=n // model.num_classes, seed=seed)
         stats |= {"class_accuracy_min": float(accuracy.min()), "class_accuracy_mean": float(accuracy.mean())}
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"{args.config} {' '.join(overrides)}: {args.seeds} seeds, {args.parallel} at once, {args.threads} threads each")
     print("| metric | mean ± s.e. |\n|---|---|")
     for key in rows[0]:
-        if key != "seed":
+        if key != "seed" and not isinstance(rows[0][key], list):
             print(f"| {key} | {mean_se([r[key] for r in rows])} |")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
