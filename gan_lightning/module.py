@@ -25,7 +25,7 @@ from gan_lightning.finite import FiniteGuard
 from gan_lightning.losses import LossName, Objective, get_objective
 from gan_lightning.lr_schedule import linear_decay, training_progress
 from gan_lightning.networks.init import compile_networks, prepare_networks
-from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, r1_penalty
+from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, pulling_away_term, r1_penalty
 from gan_lightning.rng import collect_rng_states, offset_seed_by_rank, restore_rng_states
 from gan_lightning.shape_check import check_networks_fit
 from gan_lightning.step_logging import EpochMeans, logs_this_batch
@@ -50,6 +50,9 @@ class GAN(LightningModule):
         gp_weight: weight of the WGAN-GP gradient penalty on D (0 turns it off).
         r1_weight: weight of the R1 penalty on D's gradient at real data (0 turns it off).
         mode_seeking_weight: weight of the mode-seeking penalty on G (same output for different z).
+        pull_away_weight: weight of EBGAN's pulling-away term on G (its samples' codes in netD's
+            ``encoder`` pointing the same way); the paper's EBGAN-PT uses 0.1. Needs an
+            autoencoder netD (AutoencoderEnergy).
         ema_decay: if set, sample from an exponential moving average of netG's weights (its
             BatchNorm statistics recomputed for the averaged weights: ``refresh_ema_batchnorm``).
         spectral_norm: constrain every Linear/Conv layer of netD to spectral norm 1.
@@ -80,6 +83,7 @@ class GAN(LightningModule):
         gp_weight: float = 0.0,
         r1_weight: float = 0.0,
         mode_seeking_weight: float = 0.0,
+        pull_away_weight: float = 0.0,
         ema_decay: float | None = None,
         spectral_norm: bool = False,
         diffaugment: str = "",
@@ -111,6 +115,12 @@ class GAN(LightningModule):
         self.latent_std = latent_std
         self.gp_weight, self.r1_weight = gp_weight, r1_weight
         self.mode_seeking_weight = mode_seeking_weight
+        if pull_away_weight > 0 and not isinstance(getattr(netD, "encoder", None), nn.Module):
+            raise ValueError(
+                f"pull_away_weight needs a netD with an `encoder` module (the EBGAN autoencoder, "
+                f"gan_lightning.networks.AutoencoderEnergy); {type(netD).__name__} has none: set pull_away_weight to 0."
+            )
+        self.pull_away_weight = pull_away_weight
         self.pack: int = getattr(netD, "pack", 1)  # PacGAN: D judges `pack` samples at once; set on netD
         check_conditional_networks(netG, netD, num_classes, self.pack)
         self.num_classes = num_classes
@@ -257,10 +267,12 @@ class GAN(LightningModule):
         return loss
 
     def g_loss(self, z: Tensor, fake: Tensor, d_fake: Tensor, d_real: Tensor) -> Tensor:
-        """The objective's G loss plus the mode-seeking penalty when configured."""
+        """The objective's G loss plus the mode-seeking penalty and the pulling-away term when configured."""
         loss = self.objective.g_loss(d_fake, d_real)
         if self.mode_seeking_weight > 0:
             loss = loss + self.mode_seeking_weight * mode_seeking_penalty(z, fake)
+        if self.pull_away_weight > 0:  # one more encoder pass over the fakes, as in the paper
+            loss = loss + self.pull_away_weight * pulling_away_term(self.netD.encoder(self.augment(fake)))
         return loss
 
     def _stat(self, raw: Tensor) -> Tensor:

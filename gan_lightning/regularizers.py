@@ -1,4 +1,5 @@
-"""Penalties added to the adversarial losses: WGAN-GP and R1 on D, mode seeking on G."""
+"""Penalties added to the adversarial losses: WGAN-GP and R1 on D, mode seeking and EBGAN's
+pulling-away term on G."""
 
 from typing import Callable
 
@@ -34,3 +35,13 @@ def mode_seeking_penalty(z: Tensor, fake: Tensor, eps: float = 1e-5) -> Tensor:
     d_out = (fake[:half] - fake[half : 2 * half]).abs().flatten(1).mean(1)
     d_z = (z[:half] - z[half : 2 * half]).abs().flatten(1).mean(1)
     return 1.0 / ((d_out / d_z).mean() + eps)
+
+
+def pulling_away_term(codes: Tensor) -> Tensor:
+    """EBGAN's pulling-away term (Zhao et al. 2017, eq. 6): the mean squared cosine similarity
+    between the codes of different samples of a batch, 1/(N(N-1)) sum_{i != j} cos(s_i, s_j)^2.
+    Small when the batch's codes point in different directions; 1 when G makes one sample."""
+    s = torch.nn.functional.normalize(codes.flatten(1), dim=1)
+    n = s.shape[0]
+    cos2 = (s @ s.T).pow(2)
+    return (cos2.sum() - cos2.diagonal().sum()) / (n * (n - 1))

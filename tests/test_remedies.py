@@ -8,9 +8,9 @@ import yaml
 from lightning.pytorch import seed_everything
 
 from gan_lightning.module import GAN
-from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator
+from gan_lightning.networks import AutoencoderEnergy, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator
 from gan_lightning.networks.layers import MinibatchStdDev
-from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, r1_penalty
+from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, pulling_away_term, r1_penalty
 from tests.helpers import quiet_trainer, toy_data, toy_gan
 
 
@@ -81,6 +81,27 @@ def test_mode_seeking_penalty_is_the_inverse_output_to_latent_distance_ratio():
     fake, d = gan.netG(z), torch.zeros(64)
     gap = gan.g_loss(z, fake, d, d) - plain.g_loss(z, fake, d, d)
     assert gap.item() == pytest.approx(3.0 * mode_seeking_penalty(z, fake).item(), rel=1e-5)
+
+
+def test_pulling_away_term_is_the_mean_squared_cosine_of_distinct_codes_and_pushes_g_apart():
+    assert pulling_away_term(torch.eye(8)).item() == pytest.approx(0.0)  # orthogonal codes
+    assert pulling_away_term(torch.randn(1, 16).repeat(8, 1)).item() == pytest.approx(1.0)  # one sample: collapsed
+    codes = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]])  # cos^2 of the pairs: 1/2, 0, 1/2
+    assert pulling_away_term(codes).item() == pytest.approx((0.5 + 0.0 + 0.5) * 2 / 6)
+    torch.manual_seed(0)
+    netD = AutoencoderEnergy(channels=1, image_size=16, code_dim=8, width=4)
+    netG = DCGANGenerator(latent_dim=8, channels=1, image_size=16, ngf=4)
+    gan, plain = GAN(netG, netD, loss="energy", pull_away_weight=0.1), GAN(netG, netD, loss="energy")
+    z = torch.randn(16, 8)
+    fake = netG(z)
+    d_fake = netD(fake)
+    gap = gan.g_loss(z, fake, d_fake, d_fake) - plain.g_loss(z, fake, d_fake, d_fake)
+    assert gap.item() == pytest.approx(0.1 * pulling_away_term(netD.encoder(fake)).item(), rel=1e-5)
+    assert gap.item() > 0
+    (grad,) = torch.autograd.grad(gap, fake)
+    assert grad.abs().sum() > 0  # it reaches G through its samples
+    with pytest.raises(ValueError, match="pull_away_weight needs a netD with an `encoder`"):
+        toy_gan(pull_away_weight=0.1)
 
 
 def test_ema_generator_differs_from_g_and_moves_towards_it():
