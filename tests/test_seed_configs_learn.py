@@ -5,8 +5,9 @@ generator's and makes more of the ten digits. The full-length numbers come from
 benchmarks/seeds.py (README, "Results"); these runs are a minute or less each on 2 CPU cores.
 
 Measured for these lengths (seed 0, FID of 1k samples, classes seen in >= 1%): the MLP GAN and
-LSGAN after 3,000 batches, LSGAN 1125 -> 17.8 with 1 -> 8 classes; the 28 px DCGAN's FID first
-rises (774 -> 1451 at 200 batches) and falls after (147 at 600, 50 with 4 classes at 800).
+LSGAN after 3,000 batches, LSGAN 1125 -> 17.8 with 1 -> 8 classes; the 28 px DCGAN's FID (with
+its R1) first rises (774 -> 1470 at 200 batches) and falls after (93 at 600, 44 with 4 classes
+at 800).
 Not here: the 64 px DCGAN (2.3 CPU s a batch of 128: a minute is ~25 batches, before its FID
 falls) and EBGAN, which does not learn digits yet (README, "Results"); they keep their
 fast_dev_run check in test_configs.
