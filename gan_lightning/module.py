@@ -158,8 +158,13 @@ class GAN(LightningModule):
 
     @property
     def sampling_generator(self) -> nn.Module:
-        """The generator to sample from: the EMA copy when there is one."""
-        return self.netG_ema.module if self.netG_ema is not None else self.netG
+        """The generator to sample from: the EMA copy when there is one, its BatchNorm statistics
+        first brought up to date with its weights (``refresh_ema_batchnorm``: G forwards once per
+        EMA update, a cached no-op after), so that no caller can sample with stale statistics."""
+        if self.netG_ema is None:
+            return self.netG
+        self.refresh_ema_batchnorm()
+        return self.netG_ema.module
 
     @torch.no_grad()
     def generate(self, z: Tensor, batch_size: int = 1024, labels: Tensor | None = None) -> Tensor:
@@ -167,8 +172,6 @@ class GAN(LightningModule):
         (grids, metrics, ``sample``): the EMA G when kept, in eval mode (BatchNorm running
         statistics), without gradients, in batches, with the generator's train/eval mode restored after."""
         net = self.sampling_generator
-        if self.netG_ema is not None:
-            self.refresh_ema_batchnorm()
         was_training = net.training
         net.eval()
         try:
@@ -358,7 +361,6 @@ class GAN(LightningModule):
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """G(z) (G(z, labels)) from the sampling generator, in data space, with gradients."""
-        if self.netG_ema is not None:
-            self.refresh_ema_batchnorm()
-        x = self.sampling_generator(z) if labels is None else self.sampling_generator(z, labels)
+        net = self.sampling_generator
+        x = net(z) if labels is None else net(z, labels)
         return self.to_data_space(x)
