@@ -1,13 +1,11 @@
 """PacGAN's Table 1 for this project: the plain GAN and each remedy, at equal budgets, on the ring and the grid.
 
-Every run is ``gan-lightning fit`` on ``configs/{ring8,grid25}_plain.yaml`` plus one variant's
-overrides (``VARIANTS``), through the project's LightningCLI, one after the other in this process
-with ``--threads`` torch threads (1 by default), without loggers, checkpoints or diagnostics
-callbacks (they are not part of the method). The plain configs are the twins of the recommended
-``configs/{ring8,grid25}.yaml`` without packing (the same networks, optimizer, batches, EMA G and
-learning-rate decay), so each row differs from ``plain`` by one remedy, set as its paper sets it;
-``pack2`` is the recommended config. ``--max_batches`` shortens every run alike (Lightning's
-``max_steps`` is set from it, counting a G step only every ``n_critic`` batches).
+Every run is ``gan-lightning fit`` on ``configs/{ring8,grid25}.yaml`` (the plain GAN) plus one
+variant's overrides (``VARIANTS``), through the project's LightningCLI, one after the other in
+this process with ``--threads`` torch threads (1 by default), without loggers, checkpoints or
+diagnostics callbacks (they are not part of the method). Each row differs from ``plain`` by one
+remedy, set as its paper sets it; ``pack2`` is the recommended ``configs/remedies/pack2.yaml``.
+``--max_batches`` shortens every run alike (``trainer.max_steps`` counts batches).
 
 After training, 2,500 points from the raw G and 2,500 from the EMA G of the same run, drawn
 from the same latents, are scored with PacGAN's definitions (in data space: a standardised
@@ -21,6 +19,7 @@ run's CPU (process) time; wall time depends on what else the machine runs.
 """
 
 import argparse
+import json
 import math
 import statistics
 import tempfile
@@ -36,7 +35,14 @@ from gan_lightning.module import GAN
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 DATA = {"ring": "ring8", "grid": "grid25"}
-# One remedy each on top of the plain twin, as config overrides, with its published recipe.
+
+
+def term(name: str, weight: float) -> str:
+    """A one-term list for ``--model.d_terms`` / ``--model.g_terms``."""
+    return json.dumps([{"class_path": f"gan_lightning.terms.{name}", "init_args": {"weight": weight}}])
+
+
+# One remedy each on top of the plain GAN, as config overrides, with its published recipe.
 VARIANTS: dict[str, list[str]] = {
     "plain": [],
     "pack2": ["--model.netD.init_args.pack", "2"],  # the recommended configs/{ring8,grid25}.yaml
@@ -44,33 +50,29 @@ VARIANTS: dict[str, list[str]] = {
     "minibatch_std": ["--model.netD.init_args.minibatch_std", "true"],
     # Miyato et al. 2018: spectral norm on every D layer, hinge loss, n_dis 1 with Adam 2e-4
     # betas (0.5, 0.999), which is the plain twin's optimizer.
-    "sn_hinge": ["--model.spectral_norm", "true", "--model.loss", "hinge"],
+    "sn_hinge": ["--model.network_setup.spectral_norm", "true", "--model.loss", "hinge"],
     # ... and their other setting (their ResNets): n_dis 5, Adam 2e-4 betas (0, 0.9).
     "sn_hinge_ndis5": [
-        "--model.spectral_norm", "true", "--model.loss", "hinge", "--model.n_critic", "5",
+        "--model.network_setup.spectral_norm", "true", "--model.loss", "hinge", "--model.n_critic", "5",
         "--model.optimizer_G.init_args.betas", "[0.0, 0.9]", "--model.optimizer_D.init_args.betas", "[0.0, 0.9]",
     ],  # fmt: skip
     # Gulrajani et al. 2017: lambda 10, n_critic 5, Adam 1e-4 betas (0.5, 0.9) for both.
     "wgan_gp": [
-        "--model.loss", "wasserstein", "--model.gp_weight", "10", "--model.n_critic", "5",
+        "--model.loss", "wasserstein", "--model.d_terms", term("GradientPenalty", 10.0), "--model.n_critic", "5",
         "--model.optimizer_G.init_args.lr", "1e-4", "--model.optimizer_G.init_args.betas", "[0.5, 0.9]",
         "--model.optimizer_D.init_args.lr", "1e-4", "--model.optimizer_D.init_args.betas", "[0.5, 0.9]",
     ],  # fmt: skip
     # Mescheder et al. 2018: R1 with gamma 10, their choice for data of unit scale (images in
     # [-1, 1]); the ring (std 0.71 a coordinate) and the standardised grid are of that scale.
-    "r1": ["--model.r1_weight", "10"],
-    "mode_seeking": ["--model.mode_seeking_weight", "1.0"],  # Mao et al. 2019: lambda_ms 1
+    "r1": ["--model.d_terms", term("R1", 10.0)],
+    "mode_seeking": ["--model.g_terms", term("ModeSeeking", 1.0)],  # Mao et al. 2019: lambda_ms 1
     # PacGAN's own plain setting: Adam 1e-4, constant rates, no EMA, 10,000 batches.
     "pacgan_plain": [
         "--model.optimizer_G.init_args.lr", "1e-4", "--model.optimizer_D.init_args.lr", "1e-4",
-        "--model.lr_decay_start", "1.0", "--model.ema_decay", "null", "--trainer.max_steps", "20000",
+        "--model.lr_decay_start", "1.0", "--model.ema_decay", "null", "--trainer.max_steps", "10000",
     ],  # fmt: skip
 }
 METRICS = ("modes_covered", "hq_percent", "reverse_kl")
-
-
-def n_critic(overrides: list[str]) -> int:
-    return int(overrides[overrides.index("--model.n_critic") + 1]) if "--model.n_critic" in overrides else 1
 
 
 def score(model: GAN, generator: str, seed: int, modes: torch.Tensor, std: float, n: int = 2500) -> dict[str, float]:
@@ -91,14 +93,14 @@ def score(model: GAN, generator: str, seed: int, modes: torch.Tensor, std: float
 def run(data: str, variant: str, seed: int, max_batches: int | None, raw_scale: bool) -> dict[str, dict[str, float]]:
     """Train one variant and score its raw and EMA G; returns {"raw": ..., "ema": ..., "time": ...}."""
     overrides = VARIANTS[variant]
-    args = ["fit", "--config", str(CONFIGS / f"{DATA[data]}_plain.yaml"), *overrides]
+    args = ["fit", "--config", str(CONFIGS / f"{DATA[data]}.yaml"), *overrides]
     args += ["--seed_everything", str(seed), "--data.init_args.seed", str(seed)]
     args += ["--trainer.logger", "false", "--trainer.enable_checkpointing", "false"]
     args += ["--trainer.callbacks", "[]", "--trainer.enable_progress_bar", "false"]
     if raw_scale:
         args += ["--data.init_args.standardize", "false"]
-    if max_batches is not None:  # Lightning counts D and G optimizer steps
-        args += ["--trainer.max_steps", str(max_batches + max_batches // n_critic(overrides))]
+    if max_batches is not None:
+        args += ["--trainer.max_steps", str(max_batches)]
     with tempfile.TemporaryDirectory() as tmp:
         cpu, wall = time.process_time(), time.perf_counter()
         cli = cli_main([*args, "--trainer.default_root_dir", tmp])

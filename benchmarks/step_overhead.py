@@ -50,9 +50,13 @@ VARIANTS = {
 }
 
 
-def _build(spec: dict) -> nn.Module:
+def _build(spec: dict, data_shape: tuple[int, ...]) -> nn.Module:
+    """The network of a config entry, its shape arguments set from the data as the CLI sets them."""
+    from gan_lightning.shape_check import fit_to_data_shape
+
     module, _, name = spec["class_path"].rpartition(".")
-    return getattr(importlib.import_module(module), name)(**spec.get("init_args", {}))
+    cls = getattr(importlib.import_module(module), name)
+    return cls(**fit_to_data_shape(cls, spec.get("init_args", {}), data_shape))
 
 
 def case_setup(case: str) -> tuple[nn.Module, nn.Module, dict, Tensor, int]:
@@ -61,27 +65,27 @@ def case_setup(case: str) -> tuple[nn.Module, nn.Module, dict, Tensor, int]:
     from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
 
     if case == "dcgan64":  # pytorch/examples defaults; random images stand in for CelebA
-        model = {"weight_init": "dcgan", "optimizer_G": {"init_args": {"lr": 2e-4, "betas": [0.5, 0.999]}}}
-        model["optimizer_D"] = model["optimizer_G"]
+        model = {"network_setup": {"weight_init": "dcgan"}}
         data = torch.rand(64 * 40, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
         nets = DCGANGenerator(100, 3, 64, 64), DCGANDiscriminator(3, 64, 64)
         return *nets, model, data, 64
     config = {"digits32": "digits_dcgan", "mlp28": "mnist_mlp", "gaussian2d": "gaussian2d"}[case]
     cfg = yaml.safe_load((CONFIGS / f"{config}.yaml").read_text())
     model = cfg["model"]
-    for remedy in ("ema_decay", "r1_weight"):  # the seed loop has neither: both sides run the plain step
+    for remedy in ("ema_decay", "d_terms", "g_terms"):  # the seed loop has none: both sides run the plain step
         model.pop(remedy, None)
-    netG, netD = _build(model.pop("netG")), _build(model.pop("netD"))
     batch = cfg["data"]["init_args"]["batch_size"]
     if case == "gaussian2d":
         data = GaussianDataModule(**cfg["data"]["init_args"]).make_data()
     else:  # mnist_mlp reads torchvision's MNIST; the shipped digits at 28 px have the same shape
         data = load_shipped_digits(28 if case == "mlp28" else 32)[0]
+    netG, netD = _build(model.pop("netG"), data.shape[1:]), _build(model.pop("netD"), data.shape[1:])
     return netG, netD, model, data, batch
 
 
 def _optimizer(spec: dict) -> Callable:
-    return functools.partial(torch.optim.Adam, **spec.get("init_args", {}))
+    """Adam with configs/base.yaml's settings, updated by the experiment's (as the CLI merges them)."""
+    return functools.partial(torch.optim.Adam, **{"lr": 2e-4, "betas": (0.5, 0.999), **spec.get("init_args", {})})
 
 
 def run_raw(
@@ -91,7 +95,7 @@ def run_raw(
     from gan_lightning.networks.init import dcgan_init
 
     netG, netD, model, data, batch = case_setup(case)
-    if model.get("weight_init") == "dcgan":
+    if model.get("network_setup", {}).get("weight_init") == "dcgan":
         netG.apply(dcgan_init)
         netD.apply(dcgan_init)
     netG, netD = netG.to(device), netD.to(device)
@@ -109,7 +113,7 @@ def run_raw(
     if compile_:
         netG.compile()
         netD.compile()
-    std = model.get("latent_std", 1.0)
+    std = model.get("latent", {}).get("std", 1.0)
     loader = DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True)
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
     it, start, cpu_start = 0, 0.0, 0.0
@@ -155,16 +159,15 @@ def run_lightning(
 
     from gan_lightning.cli import PROGRESS_BAR_REFRESH
     from gan_lightning.data import TensorDataModule
+    from gan_lightning.latent import Latent
     from gan_lightning.module import GAN
+    from gan_lightning.networks.init import NetworkSetup
 
     netG, netD, model, data, batch = case_setup(case)
     model["optimizer_G"] = _optimizer(model.get("optimizer_G", {}))
     model["optimizer_D"] = _optimizer(model.get("optimizer_D", {}))
-    if compile_:
-        model["compile"] = True
-    if channels_last:
-        model["channels_last"] = True
-    gan = GAN(netG, netD, **model)
+    setup = {**model.pop("network_setup", {}), "compile": compile_, "channels_last": channels_last}
+    gan = GAN(netG, netD, network_setup=NetworkSetup(**setup), latent=Latent(**model.pop("latent", {})), **model)
     dm = TensorDataModule(batch_size=batch)
     dm.make_data = lambda: data  # the same in-memory path as the shipped datamodules
     times: list[tuple[float, float]] = []
@@ -180,7 +183,7 @@ def run_lightning(
             accelerator=device,
             devices=1,
             precision=precision,
-            max_steps=2 * (warmup + steps),  # Lightning counts both optimizers' steps
+            max_steps=warmup + steps,  # batches
             logger=CSVLogger(tmp, name=""),
             log_every_n_steps=50,
             callbacks=[Timer(), TQDMProgressBar(refresh_rate=PROGRESS_BAR_REFRESH)],  # as `gan-lightning fit`

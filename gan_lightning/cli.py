@@ -15,14 +15,13 @@ from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCL
 from gan_lightning.callbacks.interrupt import InterruptCheckpoint
 from gan_lightning.checkpoint import check_resumable, find_resume_checkpoint, import_class, read_checkpoint
 from gan_lightning.module import GAN
+from gan_lightning.shape_check import fit_to_data_shape
 
 PROGRESS_BAR_REFRESH = 20  # batches per progress-bar refresh under `gan-lightning fit`
 # What every experiment shares (logger, checkpoints, trainer settings), read before the --config
 # files, which override it; in a clone of the repository, next to the experiment configs.
 BASE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "base.yaml"
 TRAINER_SUBCOMMANDS = ("fit", "validate", "test", "predict")
-SHAPE_KEYS = {"channels": lambda shape: shape[0], "image_size": lambda shape: shape[-1],
-              "in_shape": list, "out_shape": list}  # network argument: its value from the data's sample shape
 
 
 class SaveAndLogConfig(SaveConfigCallback):
@@ -36,20 +35,12 @@ class SaveAndLogConfig(SaveConfigCallback):
             logger.log_hyperparams(config)
 
 
-def same(a: object, b: object) -> bool:
-    """Equal values, lists and tuples compared by their items (YAML gives lists)."""
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return list(a) == list(b)
-    return a == b
-
-
 def networks_from_data_shape(config: Namespace) -> None:
     """Set the networks' ``channels``/``image_size`` (or ``in_shape``/``out_shape``) from the
     image data's sample shape, so that a data fragment alone changes the image size.
 
     The datamodule is built once here to read its ``sample_shape`` (which the image datamodules
-    know without reading any data). A value set on a network that disagrees both with the data
-    and with the network's default is refused: set it on the data instead.
+    know without reading any data); ``shape_check.fit_to_data_shape`` fills each network.
     """
     data = config.get("data")
     if not isinstance(data, Namespace) or "image_size" not in (data.get("init_args") or {}):
@@ -58,19 +49,10 @@ def networks_from_data_shape(config: Namespace) -> None:
     model = config.model.get("init_args") or config.model  # subclass mode: class_path + init_args
     for name in ("netG", "netD"):
         net = model.get(name)
-        if not isinstance(net, Namespace) or net.get("init_args") is None:
-            continue
-        defaults = {k: p.default for k, p in inspect.signature(import_class(net.class_path)).parameters.items()}
-        for key, from_shape in SHAPE_KEYS.items():
-            if key not in net.init_args:
-                continue
-            value, wanted = net.init_args[key], from_shape(shape)
-            if not (same(value, wanted) or same(value, defaults.get(key))):
-                raise ValueError(
-                    f"model.{name}.init_args.{key} is {value} but the data serves samples of shape {shape}: "
-                    f"image size and channels are set once, on the data (e.g. data.init_args.image_size)."
-                )
-            net.init_args[key] = wanted
+        if isinstance(net, Namespace) and net.get("init_args") is not None:
+            filled = fit_to_data_shape(import_class(net.class_path), net.init_args.as_dict(), shape, f"model.{name}")
+            for key, value in filled.items():
+                net.init_args[key] = value
 
 
 def networks_from_num_classes(config: Namespace) -> None:
@@ -147,14 +129,17 @@ class GANCLI(LightningCLI):
             print(f"gan-lightning fit: resuming from {found}", file=sys.stderr)
 
 
-def cli_main(args: list[str] | None = None) -> LightningCLI:
+def cli_main(args: list[str] | None = None, run: bool = True) -> LightningCLI:
     """The LightningCLI: the GAN with networks, optimizers and datamodule chosen in YAML.
 
-    The progress bar refreshes every 20 batches (Lightning reads ``TQDM_MINITERS``; set it to 1
-    to refresh every batch): a refresh formats every logged value and costs about as much as a
-    small GAN's whole step on a CPU (benchmarks/step_overhead.py).
+    ``run=False`` builds the model, data and Trainer from ``args`` without a subcommand and runs
+    nothing (for scripts that time or drive ``trainer.fit`` themselves); configs/base.yaml is
+    read first either way. The progress bar refreshes every 20 batches (Lightning reads
+    ``TQDM_MINITERS``; set it to 1 to refresh every batch): a refresh formats every logged value
+    and costs about as much as a small GAN's whole step on a CPU (benchmarks/step_overhead.py).
     """
     os.environ.setdefault("TQDM_MINITERS", str(PROGRESS_BAR_REFRESH))
+    base = {"default_config_files": [str(BASE_CONFIG)]}
     return GANCLI(
         GAN,
         LightningDataModule,
@@ -164,9 +149,10 @@ def cli_main(args: list[str] | None = None) -> LightningCLI:
         save_config_kwargs={"overwrite": True},
         trainer_defaults={"callbacks": [InterruptCheckpoint()]},
         args=args,
+        run=run,
         parser_kwargs={
             "description": "Train and test GANs. Every argument can be set in a YAML --config.",
-            **{sub: {"default_config_files": [str(BASE_CONFIG)]} for sub in TRAINER_SUBCOMMANDS},
+            **({sub: base for sub in TRAINER_SUBCOMMANDS} if run else base),
         },
     )
 

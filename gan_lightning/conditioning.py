@@ -1,5 +1,6 @@
-"""What the GAN module needs to be class-conditional (``model.num_classes``): checks that the
-networks and the data agree with it, the labelled batch, and the fixed class grid.
+"""What the GAN module needs to be class-conditional (``model.num_classes``): the labelled
+batch checked against it, and the fixed class grid (the networks are checked in
+``networks.contract``).
 
 Kept out of module.py so that the module gains only the few lines that pass labels along.
 """
@@ -7,30 +8,7 @@ Kept out of module.py so that the module gains only the few lines that pass labe
 from typing import Callable
 
 import torch
-from torch import Tensor, nn
-
-
-def check_conditional_networks(netG: nn.Module, netD: nn.Module, num_classes: int | None, pack: int) -> None:
-    """Raise a ValueError naming the fix unless netG and netD were built for ``num_classes``.
-
-    The networks' own ``num_classes`` builds their class layers; under the CLI it is copied from
-    ``model.num_classes``, so a config sets it once. Built in Python, it must be passed to both.
-    """
-    if num_classes is not None and num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2 (or None for an unconditional GAN), got {num_classes}.")
-    for name, net in (("netG", netG), ("netD", netD)):
-        has = getattr(net, "num_classes", None)
-        if has != num_classes:
-            raise ValueError(
-                f"The GAN has num_classes={num_classes} but {name} ({type(net).__name__}) was built with "
-                f"num_classes={has}: build both networks with num_classes={num_classes} (the CLI copies "
-                "model.num_classes to them; set it only there)."
-            )
-    if num_classes is not None and pack > 1:
-        raise ValueError(
-            f"A conditional GAN cannot pack samples (netD pack={pack}): a pack of samples has no one label. "
-            "Set pack: 1 or num_classes: null."
-        )
+from torch import Tensor
 
 
 def split_batch(batch: Tensor | list[Tensor], num_classes: int | None, check_range: bool) -> tuple[Tensor, Tensor | None]:

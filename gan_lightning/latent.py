@@ -1,4 +1,5 @@
-"""Pure functions on latent vectors: interpolation paths and the truncation trick.
+"""The latent prior p(z) (``Latent``) and functions on latent vectors: interpolation paths and
+the truncation trick.
 
 A normal z of dimension d concentrates on a shell of radius ~std * sqrt(d); a straight line
 between two such points cuts through the inside (its midpoint has norm ~sqrt(1/2) of theirs),
@@ -8,9 +9,36 @@ in the region G was trained on.
 """
 
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Latent:
+    """The prior p(z) that G is trained and sampled with, and the fixed latents of its grids.
+
+    Args:
+        distribution: "normal" draws z ~ N(0, std^2 I), "uniform" z ~ U(-1, 1).
+        std: standard deviation of a normal latent (seed 002's MLP GAN uses 0.1).
+        num_fixed: how many fixed latents the progress grids show (the module's ``fixed_noise``).
+        fixed_seed: their seed: the same grids on every rank, run and resume.
+    """
+
+    distribution: Literal["normal", "uniform"] = "normal"
+    std: float = 1.0
+    num_fixed: int = 64
+    fixed_seed: int = 1234
+
+    def draw(self, n: int, dim: int, generator: torch.Generator | None = None, device: torch.device | None = None) -> Tensor:
+        """n latents of ``dim`` entries, on the generator's device when one is given (so a
+        seeded CPU generator draws the same z on any machine), else on ``device``."""
+        device = generator.device if generator is not None else device
+        if self.distribution == "uniform":
+            return torch.rand(n, dim, generator=generator, device=device) * 2 - 1
+        return torch.randn(n, dim, generator=generator, device=device) * self.std
 
 
 def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:

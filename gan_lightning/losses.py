@@ -2,9 +2,11 @@
 
 Every loss takes the discriminator's raw outputs (logits, critic scores or energies), never
 probabilities: ``softplus`` gives the numerically stable form of ``BCELoss(Sigmoid(x))``.
-Both losses receive D's outputs on the real batch and on the fakes, so that losses which
-compare the two (RaGAN) need nothing from the module. In the G step, ``d_real`` is the value
-the D step computed on this batch (detached: G's gradient never flows through D(x)).
+Both losses receive D's outputs on the real batch and on the fakes, by keyword (``d_real=``,
+``d_fake=``: an objective cannot get them swapped), so that losses which compare the two
+(RaGAN, RpGAN) need nothing from the module. In the G step, ``d_real`` is the value the D step
+computed on this batch (detached: G's gradient never flows through D(x)). Penalties and other
+additions to a loss are terms (gan_lightning.terms), not objectives.
 
 An objective is chosen in YAML by name (``model.loss: hinge``) or by class, which is how a
 loss brings its own hyperparameters and how a fork adds one without editing this package::
@@ -17,6 +19,7 @@ loss brings its own hyperparameters and how a fork adds one without editing this
 To add an objective: subclass ``Objective`` and, to give it a short name, add it to ``LOSSES``.
 """
 
+import inspect
 from typing import Literal
 
 import torch.nn.functional as F
@@ -88,7 +91,7 @@ class HingeLoss(Objective):
 
 class WassersteinLoss(HingeLoss):
     """WGAN: D minimises D(G(z)) - D(x), the negated Kantorovich-Rubinstein estimate; G: -D(G(z)).
-    Needs a Lipschitz critic: ``model.gp_weight: 10`` (WGAN-GP) or spectral norm."""
+    Needs a Lipschitz critic: the GradientPenalty term (WGAN-GP) or spectral norm."""
 
     def d_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
         return d_fake.mean() - d_real.mean()
@@ -124,7 +127,20 @@ class RelativisticAverageLoss(Objective):
         return F.softplus(-(d_real - d_fake.mean())).mean() + F.softplus(d_fake - d_real.mean()).mean()
 
     def g_loss(self, d_fake: Tensor, d_real: Tensor) -> Tensor:
-        return self.d_loss(d_fake, d_real)  # the same game with the roles swapped
+        return self.d_loss(d_real=d_fake, d_fake=d_real)  # the same game with the roles swapped
+
+
+class RelativisticPairingLoss(Objective):
+    """RpGAN (Jolicoeur-Martineau 2018; the loss of R3GAN, Huang et al. 2024): each fake is
+    judged against a real sample, pair by pair: D: softplus(D(G(z_i)) - D(x_i)); G:
+    softplus(D(x_i) - D(G(z_i))). R3GAN adds R1 and R2 with one gamma (``d_terms``). As for
+    RaGAN, the G step reads D(x) from the D step (R3GAN recomputes it with the updated D)."""
+
+    def d_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        return F.softplus(d_fake - d_real).mean()
+
+    def g_loss(self, d_fake: Tensor, d_real: Tensor) -> Tensor:
+        return F.softplus(d_real - d_fake).mean()
 
 
 LOSSES: dict[str, type[Objective]] = {
@@ -135,6 +151,7 @@ LOSSES: dict[str, type[Objective]] = {
     "wasserstein": WassersteinLoss,
     "energy": EnergyLoss,
     "ragan": RelativisticAverageLoss,
+    "rpgan": RelativisticPairingLoss,
 }
 
 # The names again as a type, derived from LOSSES, so that the CLI refuses a misspelt name at parse time.
@@ -152,3 +169,18 @@ def get_objective(loss: str | Objective) -> Objective:
         )
     return LOSSES[loss]()
 
+
+
+def check_keyword_interface(objective: Objective) -> Objective:
+    """``objective``, after checking that its losses take ``d_real`` and ``d_fake`` by keyword, as
+    the module passes them; an objective written with other argument names is refused with the fix."""
+    for method in ("d_loss", "g_loss"):
+        params = inspect.signature(getattr(objective, method)).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        if not takes_any and not {"d_real", "d_fake"} <= set(params):
+            raise ValueError(
+                f"{type(objective).__name__}.{method}{inspect.signature(getattr(objective, method))} must take the "
+                f"arguments d_real and d_fake (the module passes them by keyword): rename its arguments to "
+                f"{method}(self, {'d_real, d_fake' if method == 'd_loss' else 'd_fake, d_real'})."
+            )
+    return objective

@@ -8,8 +8,8 @@ from lightning.pytorch import Trainer
 
 
 def training_progress(trainer: Trainer) -> float:
-    """The fraction of training done: by optimizer steps under ``max_steps`` (Lightning counts
-    D and G steps alike), else by batches over ``max_epochs``."""
+    """The fraction of training done, in batches: ``global_step`` (which counts batches,
+    gan_lightning.batch_count) over ``max_steps``, else batches over ``max_epochs``."""
     if trainer.max_steps > 0:
         return trainer.global_step / trainer.max_steps
     return trainer.fit_loop.total_batch_idx / (trainer.max_epochs * trainer.num_training_batches)

@@ -59,19 +59,19 @@ def draw_latents(model: GAN, n: int, generator: torch.Generator, psi: float | No
     """n latents as the model draws them, or truncated at ``psi`` standard deviations."""
     if psi is None:
         return model.draw_latent(n, generator)
-    if model.latent_distribution != "normal":
+    if model.latent.distribution != "normal":
         raise ValueError(
             f"--truncation needs a normal latent, but this model draws z from a "
-            f"{model.latent_distribution} distribution (latent_distribution: {model.latent_distribution}), "
+            f"{model.latent.distribution} distribution (model.latent.distribution: {model.latent.distribution}), "
             "whose entries are already bounded. Leave --truncation out."
         )
-    return truncated_normal(n, model.latent_dim, psi, model.latent_std, generator)
+    return truncated_normal(n, model.latent_dim, psi, model.latent.std, generator)
 
 
 def walk_latents(model: GAN, rows: int, steps: int, generator: torch.Generator, psi: float | None) -> Tensor:
     """(rows * steps, latent_dim): row by row, ``steps`` points between two fresh latents."""
     ends = draw_latents(model, 2 * rows, generator, psi)
-    path = interpolate(ends[:rows], ends[rows:], steps, spherical=model.latent_distribution == "normal")
+    path = interpolate(ends[:rows], ends[rows:], steps, spherical=model.latent.distribution == "normal")
     return path.reshape(rows * steps, model.latent_dim)
 
 

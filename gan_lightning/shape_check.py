@@ -1,9 +1,46 @@
-"""Check, before any training, that a GAN's networks fit the data's sample shape.
+"""The networks and the data's sample shape: the shape arguments a network gets from the data,
+and a check, before any training, that a GAN's networks fit it.
 
 A mismatch otherwise surfaces as a matrix-size error deep inside the first D step.
 """
 
+import inspect
+from typing import Any, Callable
+
 import torch
+
+# A network argument that the data's sample shape sets, and its value for that shape.
+SHAPE_ARGS: dict[str, Callable[[tuple[int, ...]], Any]] = {
+    "channels": lambda shape: shape[0], "image_size": lambda shape: shape[-1], "in_shape": list, "out_shape": list,
+}
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal values, lists and tuples compared by their items (YAML gives lists)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b
+
+
+def fit_to_data_shape(net_class: type, init_args: dict[str, Any], shape: tuple[int, ...], where: str = "the network") -> dict[str, Any]:
+    """``init_args`` with each shape argument that ``net_class`` takes (``SHAPE_ARGS``) set from
+    the data's sample ``shape``: what the CLI does for every run, and what a script that builds
+    networks in Python calls to get the same networks. A value given in ``init_args`` that
+    disagrees both with the data and with the network's default is refused: the image size and
+    channels are set once, on the data."""
+    params = inspect.signature(net_class).parameters
+    filled = dict(init_args)
+    for key, from_shape in SHAPE_ARGS.items():
+        if key not in params:
+            continue
+        wanted = from_shape(shape)
+        if key in init_args and not (_same(init_args[key], wanted) or _same(init_args[key], params[key].default)):
+            raise ValueError(
+                f"{where}.init_args.{key} is {init_args[key]} but the data serves samples of shape {shape}: "
+                f"image size and channels are set once, on the data (e.g. data.init_args.image_size)."
+            )
+        filled[key] = wanted
+    return filled
 
 
 @torch.no_grad()

@@ -18,8 +18,11 @@ from lightning.pytorch.loggers import CSVLogger
 from gan_lightning.callbacks.metrics import MetricsCallback
 from gan_lightning.callbacks.samples import SampleGrid
 from gan_lightning.data import GaussianDataModule, ShippedDigitsDataModule
+from gan_lightning import terms
+from gan_lightning.latent import Latent
 from gan_lightning.module import GAN
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from gan_lightning.networks.init import NetworkSetup
 
 
 class SaveRankState(Callback):
@@ -42,11 +45,14 @@ class SaveRankState(Callback):
         torch.save(state, self.out / f"rank{trainer.global_rank}.pt")
 
 
-def digit_gan(**kwargs) -> GAN:
-    """A tiny 16 px DCGAN (BatchNorm in G and D) with EMA and a gradient penalty (double backward)."""
+def digit_gan(d_terms: list = (("GradientPenalty", 1.0),), g_terms: list = (), **kwargs) -> GAN:
+    """A tiny 16 px DCGAN (BatchNorm in G and D) with EMA and, by default, a gradient penalty
+    (double backward); terms are given as (class name in gan_lightning.terms, weight) pairs."""
     adam = functools.partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
-    kwargs = {"ema_decay": 0.9, "gp_weight": 1.0, "weight_init": "dcgan", "optimizer_G": adam,
-              "optimizer_D": adam, "num_fixed_samples": 16, **kwargs}
+    kwargs = {"ema_decay": 0.9, "network_setup": NetworkSetup(weight_init="dcgan"), "optimizer_G": adam,
+              "optimizer_D": adam, "latent": Latent(num_fixed=16), **kwargs,
+              "d_terms": [getattr(terms, name)(weight) for name, weight in d_terms],
+              "g_terms": [getattr(terms, name)(weight) for name, weight in g_terms]}
     return GAN(DCGANGenerator(latent_dim=8, channels=1, image_size=16, ngf=8),
                DCGANDiscriminator(channels=1, image_size=16, ndf=8), **kwargs)
 
@@ -85,7 +91,7 @@ def fit_nan(
     out: Path, strategy_name: str, rank: int = 1, batch_idx: int = 5, fused: bool = False, on_device: bool | None = None
 ) -> None:
     """The 2-D toy on 2 processes, a NaN batch on ``rank`` at ``batch_idx``, checkpoints every
-    4 optimizer steps, the loggers' batches far apart (so the checkpoint is the first sync point)."""
+    2 batches, the loggers' batches far apart (so the checkpoint is the first sync point)."""
     seed_everything(0)
     adam = functools.partial(torch.optim.Adam, lr=1e-3, fused=fused)
     model = GAN(MLPGenerator(latent_dim=2, out_shape=[2], hidden=[8]), MLPDiscriminator(in_shape=[2], hidden=[5, 3]),
@@ -95,7 +101,7 @@ def fit_nan(
         accelerator="cpu", devices=2, strategy=strategy(strategy_name), max_epochs=1,
         logger=CSVLogger(out, name="run"), log_every_n_steps=100, enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[ModelCheckpoint(save_last=True, every_n_train_steps=4, save_top_k=-1),
+        callbacks=[ModelCheckpoint(save_last=True, every_n_train_steps=2, save_top_k=-1),
                    PoisonRank(rank, batch_idx), RecordException(out)],
     )
     trainer.fit(model, GaussianDataModule(num_samples=2 * 8 * 12, batch_size=8))  # 12 batches per rank
@@ -106,11 +112,11 @@ def fit_digits(out: Path, strategy_name: str, steps: int = 6, **model_kwargs) ->
     seed_everything(0)
     model = digit_gan(**model_kwargs)
     trainer = Trainer(
-        accelerator="cpu", devices=2, strategy=strategy(strategy_name), max_steps=2 * steps,
+        accelerator="cpu", devices=2, strategy=strategy(strategy_name), max_steps=steps,
         logger=CSVLogger(out, name="run"), log_every_n_steps=2, enable_progress_bar=False,
         enable_model_summary=False,
         callbacks=[
-            ModelCheckpoint(save_last=True, every_n_train_steps=4),
+            ModelCheckpoint(save_last=True, every_n_train_steps=2),
             SampleGrid(every_n_batches=1000),
             MetricsCallback(num_samples=64, metrics=["fid"], every_n_epochs=None, cache_dir=None, batch_size=32),
             SaveRankState(out),

@@ -6,6 +6,7 @@ from lightning.pytorch import Trainer
 from gan_lightning.data import GaussianDataModule, TensorDataModule
 from gan_lightning.module import GAN
 from gan_lightning.networks import MLPDiscriminator, MLPGenerator
+from gan_lightning.terms import StepContext
 
 
 def toy_gan(**kwargs) -> GAN:
@@ -55,5 +56,6 @@ class ShiftedGLossGAN(GAN):
     """A fork's GAN subclass, chosen in YAML (``model: {class_path: tests.helpers.ShiftedGLossGAN}``):
     its G loss is the parent's plus a constant, which shows in the logged loss_G."""
 
-    def g_loss(self, z, fake, d_fake, d_real):
-        return super().g_loss(z, fake, d_fake, d_real) + 100.0
+    def g_loss(self, ctx: StepContext) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        loss, values = super().g_loss(ctx)
+        return loss + 100.0, values

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from gan_lightning.callbacks.class_accuracy import ClassAccuracy
 from gan_lightning.metrics.class_accuracy import class_accuracy, format_class_accuracy
+from gan_lightning.latent import Latent
 from gan_lightning.module import GAN
 from gan_lightning.networks import MLPDiscriminator
 from tests.helpers import quiet_trainer
@@ -42,7 +43,7 @@ class ReadsAllButClassTwo(nn.Module):
 
 
 def painter_gan() -> GAN:
-    return GAN(LabelPainter(), MLPDiscriminator([1, 16, 16], [4], num_classes=3), num_classes=3, num_fixed_samples=6)
+    return GAN(LabelPainter(), MLPDiscriminator([1, 16, 16], [4], num_classes=3), num_classes=3, latent=Latent(num_fixed=6))
 
 
 def test_class_accuracy_is_the_share_of_each_class_read_back_as_that_class():
@@ -70,7 +71,7 @@ def test_class_accuracy_refuses_unconditional_gans_and_other_class_counts():
 def test_callback_logs_every_class_the_worst_and_the_mean():
     seed_everything(0)
     callback = ClassAccuracy(every_n_batches=2, samples_per_class=50, classifier=ReadsAllButClassTwo())
-    trainer = quiet_trainer(max_steps=8, callbacks=[callback])
+    trainer = quiet_trainer(max_steps=4, callbacks=[callback])
     trainer.fit(painter_gan(), TwoClassData(batch_size=8))
     assert [h["batch"] for h in callback.history] == [2, 4]
     last = callback.history[-1]

@@ -98,7 +98,7 @@ def test_print_config_of_a_stacked_run_round_trips(tmp_path):
     assert yaml.safe_load(again) == yaml.safe_load(printed)
     config = yaml.safe_load(printed)
     assert config["model"]["init_args"]["optimizer_D"]["init_args"]["lr"] == 0.05  # the command line, last
-    assert config["model"]["init_args"]["latent_std"] == 0.1  # the experiment
+    assert config["model"]["init_args"]["latent"]["std"] == 0.1  # the experiment
     assert config["data"]["class_path"] == "gan_lightning.data.ShippedDigitsDataModule"  # the data fragment
     assert config["data"]["init_args"]["image_size"] == 28
     assert config["trainer"]["callbacks"][0]["init_args"]["save_last"] is True  # base.yaml, extended not replaced
@@ -137,7 +137,7 @@ def test_a_fork_picks_its_gan_subclass_and_loss_in_yaml_without_editing_the_pack
     from tests.helpers import ShiftedGLossGAN
 
     cli = cli_main(["fit", "--config", GAUSSIAN2D, "--model", "tests.helpers.ShiftedGLossGAN", "--model.loss", "ragan",
-                    "--trainer.max_steps", "4", "--trainer.logger.init_args.save_dir", str(tmp_path),
+                    "--trainer.max_steps", "2", "--trainer.logger.init_args.save_dir", str(tmp_path),
                     "--trainer.enable_progress_bar", "false"])  # fmt: skip
     assert type(cli.model) is ShiftedGLossGAN and cli.model.objective.__class__.__name__ == "RelativisticAverageLoss"
     assert cli.trainer.callback_metrics["loss_G"] > 99  # the subclass's loss ran

@@ -76,7 +76,7 @@ def test_a_loss_class_in_yaml_brings_its_hyperparameter_to_the_d_loss(tmp_path, 
                     "--trainer.enable_progress_bar", "false"])  # fmt: skip
     assert cli.model.objective.margin == 0.1
     energies = torch.tensor([0.02, 0.04])  # below the margin: [0.1 - e]^+ counts
-    assert cli.model.d_loss(None, None, energies, energies).item() == pytest.approx(0.03 + 0.07)
+    assert cli.model.objective.d_loss(d_real=energies, d_fake=energies).item() == pytest.approx(0.03 + 0.07)
 
 
 @pytest.mark.parametrize("config", [p for p in FIT_CONFIGS if p.stem not in LEARNING_TESTED], ids=lambda p: p.stem)

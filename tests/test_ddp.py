@@ -55,7 +55,7 @@ def test_two_process_ddp_trains_with_ranks_in_step(tmp_path, strategy):
     )
     trainer.fit(model, datamodule=toy_data(num_samples=64, batch_size=8))  # 4 batches per rank
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
-    assert rank0["step"] == rank1["step"] == 2 * 4 * 2  # D and G step, 4 batches, 2 epochs
+    assert rank0["step"] == rank1["step"] == 4 * 2  # batches: 4 a rank and epoch, 2 epochs
     assert rank0["netG"].keys() == rank1["netG"].keys()
     for key in rank0["netG"]:
         assert torch.equal(rank0["netG"][key], rank1["netG"][key]), key
@@ -64,7 +64,7 @@ def test_two_process_ddp_trains_with_ranks_in_step(tmp_path, strategy):
     files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert files == [
         "rank0.pt", "rank1.pt",
-        "run/version_0/checkpoints/epoch=1-step=16.ckpt", "run/version_0/checkpoints/last.ckpt",
+        "run/version_0/checkpoints/epoch=1-step=8.ckpt", "run/version_0/checkpoints/last.ckpt",
         "run/version_0/hparams.yaml", "run/version_0/metrics.csv",
         "run/version_0/samples/batch_0000007.png",
     ]
@@ -90,8 +90,9 @@ def rank_states(out: Path) -> list[dict]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("options", [
-    {"gp_weight": 1.0},  # WGAN-GP: a double backward through D's wrapper
-    {"n_critic": 2, "r1_weight": 1.0, "mode_seeking_weight": 0.5, "loss": "wasserstein"},  # G idle on odd batches
+    {"d_terms": [["GradientPenalty", 1.0]]},  # WGAN-GP: a double backward through D's wrapper
+    {"n_critic": 2, "d_terms": [["GradientPenalty", 1.0], ["R1", 1.0]], "g_terms": [["ModeSeeking", 0.5]],
+     "loss": "wasserstein"},  # G idle on odd batches
 ])
 def test_separate_wrappers_train_like_one_wrapper(tmp_path, options):
     """Same seeds, 6 batches on 2 processes: G, D and EMA weights, checkpoint keys and FID equal
@@ -104,7 +105,7 @@ def test_separate_wrappers_train_like_one_wrapper(tmp_path, options):
     new, old = runs["separate"][0], runs["unused"][0]
     assert new["wrapped"] == ["netD", "netG"] and old["wrapped"] == []
     assert new["sync_buffers"] == {"netG": True, "netD": False}
-    assert new["step"] == old["step"] == 12
+    assert new["step"] == old["step"] == 6  # batches
     assert new["state_dict"].keys() == old["state_dict"].keys()
     assert not any(".module." in k for k in new["state_dict"] if not k.startswith("netG_ema.")), "keys gained .module."
     for key, value in new["state_dict"].items():
@@ -117,7 +118,7 @@ def test_separate_wrappers_train_like_one_wrapper(tmp_path, options):
     fid_new, fid_old = new["metrics"]["val/fid_digits_test64_gen64"], old["metrics"]["val/fid_digits_test64_gen64"]
     assert math.isfinite(fid_new) and abs(fid_new - fid_old) <= 1e-4 * fid_old
     ckpts = sorted(p.name for p in (tmp_path / "separate/run/version_0/checkpoints").iterdir())
-    assert ckpts == ["epoch=0-step=12.ckpt", "last.ckpt"]
+    assert ckpts == ["epoch=0-step=6.ckpt", "last.ckpt"]
     saved = torch.load(tmp_path / "separate/run/version_0/checkpoints/last.ckpt", weights_only=False)["state_dict"]
     assert saved.keys() == new["state_dict"].keys()
     assert len(list((tmp_path / "separate/run/version_0/samples").glob("batch_*.png"))) == 1  # the final grid, rank 0
@@ -143,21 +144,21 @@ def test_cli_defaults_of_ddp_arguments_do_not_override_sync_buffers():
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy_name,fused,on_device", [("separate", False, True), ("unused", True, None)])
 def test_nan_on_one_rank_stops_every_rank_with_the_same_message(tmp_path, strategy_name, fused, on_device):
-    """Rank 1 alone gets a NaN batch (batch 5, global step 10) between logged batches: both ranks
-    raise the same FloatingPointError at the next checkpoint (step 12), which is not written; the
-    last checkpoint on disk is step 8's, finite. Before issue 18 rank 1 raised alone and rank 0
+    """Rank 1 alone gets a NaN batch (batch 5, global step 5) between logged batches: both ranks
+    raise the same FloatingPointError at the next checkpoint (step 6), which is not written; the
+    last checkpoint on disk is step 4's, finite. Before issue 18 rank 1 raised alone and rank 0
     died in gloo ("Connection closed by peer"), or on NCCL waited in the next all-reduce."""
     done = run_ddp("nan", tmp_path, timeout=180, strategy_name=strategy_name, fused=fused, on_device=on_device)
     assert done.returncode != 0
     errors = [(tmp_path / f"rank{r}.err").read_text() for r in (0, 1)]
     expected = (
-        "FloatingPointError: loss_D is nan at global step 10 (epoch 0) on rank 1 of 2 (every rank stopped). "
+        "FloatingPointError: loss_D is nan at global step 5 (epoch 0) on rank 1 of 2 (every rank stopped). "
         "No optimizer step applied it and no checkpoint was written after it."
     )
     assert errors[0] == errors[1] and errors[0].startswith(expected), errors
-    assert errors[0].endswith("global_step=12\n")  # stopped one batch after the NaN, at the checkpoint
-    assert "loss_D is nan at global step 10" in done.stderr
+    assert errors[0].endswith("global_step=6\n")  # stopped one batch after the NaN, at the checkpoint
+    assert "loss_D is nan at global step 5" in done.stderr
     ckpts = tmp_path / "run/version_0/checkpoints"
-    assert sorted(p.name for p in ckpts.iterdir()) == ["epoch=0-step=4.ckpt", "epoch=0-step=8.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in ckpts.iterdir()) == ["epoch=0-step=2.ckpt", "epoch=0-step=4.ckpt", "last.ckpt"]
     last = torch.load(ckpts / "last.ckpt", weights_only=True)
-    assert last["global_step"] == 8 and all(torch.isfinite(v).all() for v in last["state_dict"].values())
+    assert last["global_step"] == 4 and all(torch.isfinite(v).all() for v in last["state_dict"].values())

@@ -14,6 +14,7 @@ from gan_lightning.callbacks.health import TrainingHealth
 from gan_lightning.callbacks.modes import ModeCoverage
 from gan_lightning.data import RingDataModule, TensorDataModule
 from gan_lightning.networks import MLPDiscriminator, MLPGenerator
+from tests.conftest import learning_seed
 from tests.helpers import quiet_trainer, toy_gan
 
 
@@ -21,8 +22,8 @@ def adam(lr: float):
     return lambda params: torch.optim.Adam(params, lr=lr)
 
 
-def train_health(loss: str, lr_D: float, lr_G: float, steps: int, n_critic: int = 1) -> TrainingHealth:
-    seed_everything(0)
+def train_health(loss: str, lr_D: float, lr_G: float, batches: int, n_critic: int = 1) -> TrainingHealth:
+    seed_everything(learning_seed(0))
     health = TrainingHealth(window=30, patience=30)
     gan = toy_gan(
         loss=loss,
@@ -34,7 +35,7 @@ def train_health(loss: str, lr_D: float, lr_G: float, steps: int, n_critic: int 
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        quiet_trainer(max_steps=steps, callbacks=[health]).fit(gan, RingDataModule(num_samples=3200, batch_size=32))
+        quiet_trainer(max_steps=batches, callbacks=[health]).fit(gan, RingDataModule(num_samples=3200, batch_size=32))
     health.messages = [str(w.message) for w in caught if str(w.message).startswith("[")]
     return health
 
@@ -42,11 +43,13 @@ def train_health(loss: str, lr_D: float, lr_G: float, steps: int, n_critic: int 
 @pytest.fixture(scope="module")
 def strong_d_runs() -> dict[str, TrainingHealth]:
     """The same too-strong D (10x G's lr, 5 D steps per G step) under both G losses."""
-    return {loss: train_health(loss, lr_D=1e-2, lr_G=1e-4, steps=360, n_critic=5) for loss in ("minimax", "non_saturating")}
+    return {loss: train_health(loss, lr_D=1e-2, lr_G=1e-4, batches=300, n_critic=5) for loss in ("minimax", "non_saturating")}
 
 
-def test_minimax_with_a_strong_d_reports_vanishing_gradients_and_d_overpowering(strong_d_runs):
+@pytest.mark.learning
+def test_minimax_with_a_strong_d_reports_vanishing_gradients_and_d_overpowering(strong_d_runs, record_learning):
     health = strong_d_runs["minimax"]
+    record_learning(seed=learning_seed(0), fired=sorted(health.fired))
     assert {"vanishing gradients", "D overpowering"} <= health.fired
     # one warning per pitfall, naming it and a remedy
     assert sum("[vanishing gradients]" in m for m in health.messages) == 1
@@ -54,21 +57,26 @@ def test_minimax_with_a_strong_d_reports_vanishing_gradients_and_d_overpowering(
     assert any("non_saturating" in m for m in health.messages if "[vanishing" in m)
 
 
-def test_non_saturating_loss_keeps_g_gradients_under_the_same_strong_d(strong_d_runs):
+@pytest.mark.learning
+def test_non_saturating_loss_keeps_g_gradients_under_the_same_strong_d(strong_d_runs, record_learning):
     health = strong_d_runs["non_saturating"]
+    record_learning(seed=learning_seed(0), fired=sorted(health.fired))
     assert "D overpowering" in health.fired
     assert "vanishing gradients" not in health.fired
 
 
-def test_huge_learning_rates_report_oscillation():
-    health = train_health("non_saturating", lr_D=0.5, lr_G=0.5, steps=80)
+@pytest.mark.learning
+def test_huge_learning_rates_report_oscillation(record_learning):
+    health = train_health("non_saturating", lr_D=0.5, lr_G=0.5, batches=40)
+    record_learning(seed=learning_seed(0), fired=sorted(health.fired))
     assert "oscillation" in health.fired
 
 
-def test_healthy_run_is_quiet_and_logs_the_scalars():
-    seed_everything(0)
+@pytest.mark.learning
+def test_healthy_run_is_quiet_and_logs_the_scalars(record_learning):
+    seed_everything(learning_seed(0))
     health = TrainingHealth(window=30, patience=30)
-    trainer = quiet_trainer(max_steps=200, callbacks=[health])
+    trainer = quiet_trainer(max_steps=100, callbacks=[health])
     gan = toy_gan(
         optimizer_D=adam(1e-3),
         optimizer_G=adam(1e-3),
@@ -76,6 +84,7 @@ def test_healthy_run_is_quiet_and_logs_the_scalars():
         netD=MLPDiscriminator(in_shape=[2], hidden=[32, 32], activation="leaky_relu"),
     )
     trainer.fit(gan, RingDataModule(num_samples=3200, batch_size=32))
+    record_learning(seed=learning_seed(0), fired=sorted(health.fired))
     assert health.fired == set()
     logged = trainer.callback_metrics
     for name in ("grad_norm_G", "grad_norm_D", "loss_G_std", "loss_D_std", "D_x_mean", "D_G_z_mean"):
@@ -102,7 +111,7 @@ def fit_with_modes(netG: nn.Module, tmp_path) -> ModeCoverage:
     seed_everything(0)
     modes = ModeCoverage(every_n_batches=10, num_samples=500)
     gan = toy_gan(netG=netG, optimizer_G=adam(0.0))
-    quiet_trainer(max_steps=50, callbacks=[modes], default_root_dir=tmp_path).fit(
+    quiet_trainer(max_steps=25, callbacks=[modes], default_root_dir=tmp_path).fit(
         gan, RingDataModule(num_samples=1000, batch_size=50)
     )
     return modes
@@ -154,7 +163,7 @@ def fit_images(weight_scale: float) -> ClassCoverage:
     netG.net[0].weight.data *= weight_scale
     callback = ClassCoverage(every_n_batches=4, num_samples=200, classifier=ArgmaxClassifier())
     netD = MLPDiscriminator(in_shape=[1, 4, 4], hidden=[8])
-    quiet_trainer(max_steps=16, callbacks=[callback]).fit(
+    quiet_trainer(max_steps=8, callbacks=[callback]).fit(
         toy_gan(netG=netG, netD=netD, optimizer_G=adam(0.0)), TinyImages()
     )
     return callback
@@ -183,7 +192,7 @@ def test_periodic_check_values_land_on_the_batch_axis_of_the_losses(tmp_path):
 
     seed_everything(0)
     callback = ModeCoverage(every_n_batches=3, num_samples=64, plot=False)
-    trainer = quiet_trainer(max_steps=10, logger=CSVLogger(tmp_path, name=""), log_every_n_steps=1, callbacks=[callback])
+    trainer = quiet_trainer(max_steps=5, logger=CSVLogger(tmp_path, name=""), log_every_n_steps=1, callbacks=[callback])
     trainer.fit(toy_gan(netG=MLPGenerator(latent_dim=2, out_shape=[2], hidden=[8])), RingDataModule(num_samples=160, batch_size=32))
     metrics = pd.read_csv(tmp_path / "version_0" / "metrics.csv")
     assert sorted(metrics.dropna(subset=["modes_covered"])["step"]) == [2, 4]

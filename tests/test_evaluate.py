@@ -19,7 +19,7 @@ def tiny_fit(tmp_path: Path, config: str, *extra: str) -> Path:
     cli_main([
         "fit", "--config", str(CONFIGS / config),
         "--trainer.default_root_dir", str(tmp_path), "--trainer.logger.init_args.save_dir", str(tmp_path),
-        "--trainer.enable_progress_bar", "false", "--trainer.max_steps", "4", *extra,
+        "--trainer.enable_progress_bar", "false", "--trainer.max_steps", "2", *extra,
     ])
     ckpt = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
     assert ckpt.is_file()

@@ -14,6 +14,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from gan_lightning.finite import FiniteGuard
 from gan_lightning.module import logs_this_batch
+from gan_lightning.networks.init import NetworkSetup
+from gan_lightning.terms import BalancedConsistency, GradientPenalty, LeCam, ModeSeeking, R1, R2
 from tests.helpers import quiet_trainer, toy_data, toy_gan
 
 SYNCS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__")
@@ -78,7 +80,7 @@ def test_no_host_sync_in_training_step_between_logged_batches(monkeypatch, optim
 
 
 def test_no_host_sync_with_every_option_on(monkeypatch):
-    """A DCGAN (BatchNorm) with spectral norm, GP, R1, mode seeking, EMA, lr decay, n_critic 2."""
+    """A DCGAN (BatchNorm) with spectral norm, every term, EMA (with its warm-up), lr decay, n_critic 2."""
     from gan_lightning.data import ShippedDigitsDataModule
     from gan_lightning.module import GAN
     from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
@@ -86,13 +88,14 @@ def test_no_host_sync_with_every_option_on(monkeypatch):
     seed_everything(0)
     opt = OPTIMIZERS["fused_adam"]
     model = GAN(DCGANGenerator(latent_dim=8, channels=1, image_size=16, ngf=4), DCGANDiscriminator(channels=1, image_size=16, ndf=4),
-                optimizer_G=opt, optimizer_D=opt, spectral_norm=True, gp_weight=1.0, r1_weight=1.0, mode_seeking_weight=0.1,
-                ema_decay=0.9, lr_decay_start=0.5, n_critic=2, weight_init="dcgan")
-    trainer = quiet_trainer(max_steps=12, log_every_n_steps=100)
+                optimizer_G=opt, optimizer_D=opt, d_terms=[GradientPenalty(1.0), R1(1.0), R2(1.0), LeCam(), BalancedConsistency()],
+                g_terms=[ModeSeeking(0.1)], ema_decay=0.9, lr_decay_start=0.5, n_critic=2,
+                network_setup=NetworkSetup(weight_init="dcgan", spectral_norm=True))  # fmt: skip
+    trainer = quiet_trainer(max_steps=8, log_every_n_steps=100)
     original = trainer.fit
     trainer.fit = lambda m, datamodule: original(m, ShippedDigitsDataModule(image_size=16, batch_size=8))
     calls = count_syncs_in_training_step(monkeypatch, model, trainer)
-    assert trainer.global_step == 12 and calls == [], f"host syncs in training_step: {calls}"
+    assert trainer.global_step == 8 and calls == [], f"host syncs in training_step: {calls}"
 
 
 def test_plain_adam_syncs_only_its_host_step_counter(monkeypatch):
@@ -107,8 +110,8 @@ def test_plain_adam_syncs_only_its_host_step_counter(monkeypatch):
 @pytest.mark.parametrize("on_device", [True, None], ids=["device_path", "cpu_host_path"])
 @pytest.mark.parametrize("optimizer", ["fused_adam", "adam", "sgd"])
 def test_nan_between_logged_batches_stops_at_the_next_checkpoint_with_finite_weights(tmp_path, optimizer, on_device):
-    """NaN data at batch 5 (global step 10) of an unlogged stretch: the fit stops with the message
-    before the checkpoint of step 12 is written; the weights in memory and on disk are finite, and
+    """NaN data at batch 5 (global step 5) of an unlogged stretch: the fit stops with the message
+    before the checkpoint of step 6 is written; the weights in memory and on disk are finite, and
     exactly those before the bad batch with a fused optimizer (found_inf) or on the CPU host path."""
     seed_everything(0)
     opt = OPTIMIZERS[optimizer]
@@ -121,15 +124,15 @@ def test_nan_between_logged_batches_stops_at_the_next_checkpoint_with_finite_wei
             if batch_idx == 5:
                 before_bad["params"] = [p.detach().clone() for p in pl_module.parameters()]
 
-    checkpoint = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=4, save_top_k=-1, save_last=True)
+    checkpoint = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=2, save_top_k=-1, save_last=True)
     trainer = quiet_trainer(max_epochs=1, log_every_n_steps=100, enable_checkpointing=True,
                             callbacks=[Snapshot(), PoisonBatch(5), checkpoint])
-    with pytest.raises(FloatingPointError, match=r"loss_D is nan at global step 10 \(epoch 0\)\. No optimizer step"):
+    with pytest.raises(FloatingPointError, match=r"loss_D is nan at global step 5 \(epoch 0\)\. No optimizer step"):
         trainer.fit(model, datamodule=toy_data(num_samples=16 * 12, batch_size=16))
-    assert trainer.global_step == 12  # it ran on to the checkpoint at step 12 and stopped there
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch=0-step=4.ckpt", "epoch=0-step=8.ckpt", "last.ckpt"]
+    assert trainer.global_step == 6  # it ran on to the checkpoint at step 6 and stopped there
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch=0-step=2.ckpt", "epoch=0-step=4.ckpt", "last.ckpt"]
     last = torch.load(tmp_path / "last.ckpt", weights_only=True)
-    assert last["global_step"] == 8 and all(torch.isfinite(v).all() for v in last["state_dict"].values())
+    assert last["global_step"] == 4 and all(torch.isfinite(v).all() for v in last["state_dict"].values())
     params = [p.detach() for p in model.parameters()]
     assert all(torch.isfinite(p).all() for p in params)
     same = all(torch.equal(a, b) for a, b in zip(before_bad["params"], params))
@@ -143,15 +146,15 @@ def test_nan_on_a_logged_batch_stops_there(on_device):
     model = toy_gan()
     model.finite_guard.on_device = on_device
     trainer = quiet_trainer(max_epochs=1, log_every_n_steps=4, callbacks=[PoisonBatch(2)])
-    with pytest.raises(FloatingPointError, match=r"loss_D is nan at global step 4 \(epoch 0\)"):
+    with pytest.raises(FloatingPointError, match=r"loss_D is nan at global step 2 \(epoch 0\)"):
         trainer.fit(model, datamodule=toy_data(num_samples=16 * 12, batch_size=16))
     assert trainer.fit_loop.total_batch_idx == 3  # batch index 3 is the 4th, a logged one
 
 
 def test_nan_after_the_last_logged_batch_fails_the_fit():
     seed_everything(0)
-    trainer = quiet_trainer(max_steps=2 * 7, log_every_n_steps=100, callbacks=[PoisonBatch(6)])
-    with pytest.raises(FloatingPointError, match=r"loss_D is nan at global step 12"):
+    trainer = quiet_trainer(max_steps=7, log_every_n_steps=100, callbacks=[PoisonBatch(6)])
+    with pytest.raises(FloatingPointError, match=r"loss_D is nan at global step 6"):
         trainer.fit(toy_gan(), datamodule=toy_data(num_samples=16 * 12, batch_size=16))
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gan_lightning.latent import interpolate, lerp, slerp, truncated_normal
+from gan_lightning.latent import Latent, interpolate, lerp, slerp, truncated_normal
 from gan_lightning.sample import draw_latents
 from tests.helpers import toy_gan
 
@@ -61,6 +61,6 @@ def test_truncation_is_seeded_and_refuses_a_bad_psi():
 
 def test_truncation_of_a_uniform_latent_is_refused_clearly():
     with pytest.raises(ValueError, match="needs a normal latent.*uniform"):
-        draw_latents(toy_gan(latent_distribution="uniform"), 4, torch.Generator(), psi=0.5)
-    model = toy_gan(latent_std=0.1)
+        draw_latents(toy_gan(latent=Latent(distribution="uniform")), 4, torch.Generator(), psi=0.5)
+    model = toy_gan(latent=Latent(std=0.1))
     assert draw_latents(model, 1000, torch.Generator(), psi=0.5).abs().max() <= 0.05

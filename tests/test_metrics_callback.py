@@ -79,9 +79,9 @@ def count_evaluations(callback: MetricsCallback) -> list[int]:
 @pytest.mark.parametrize(
     "schedule, expected",
     [
-        (dict(every_n_epochs=2), [4, 6]),  # epoch 2, then fit's end (epoch 3 is not scheduled)
-        (dict(every_n_epochs=None, every_n_batches=2, at_fit_end=False), [4]),  # batch index 1: 4 optimizer steps
-        (dict(every_n_epochs=3), [6]),  # fit's end was just evaluated: not twice
+        (dict(every_n_epochs=2), [2, 3]),  # epoch 2, then fit's end (epoch 3 is not scheduled)
+        (dict(every_n_epochs=None, every_n_batches=2, at_fit_end=False), [2]),  # batch index 1: global step 2
+        (dict(every_n_epochs=3), [3]),  # fit's end was just evaluated: not twice
     ],
 )
 def test_schedule(schedule, expected):
@@ -104,7 +104,7 @@ def test_callback_fails_at_setup_on_data_it_cannot_take():
 
 def test_callback_says_when_there_is_no_held_out_reference():
     metrics = MetricsCallback(num_samples=200, metrics=["fid"], cache_dir=None, every_n_epochs=None, at_fit_end=False)
-    trainer = quiet_trainer(max_steps=2, callbacks=[metrics])
+    trainer = quiet_trainer(max_steps=1, callbacks=[metrics])
     gan = GAN(MLPGenerator(latent_dim=8, out_shape=[1, 32, 32], output_activation="tanh"),
               MLPDiscriminator(in_shape=[1, 32, 32], hidden=[8]))
     with pytest.warns(UserWarning, match="no held-out split.*Memorisation is left out"):

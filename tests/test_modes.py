@@ -90,24 +90,24 @@ def test_standardize_serves_mean_0_std_1_and_its_transform_gives_back_the_points
     assert torch.equal(served.modes, raw.modes) and served.std == raw.std  # the metrics stay in data space
 
 
-GRID = str(Path(__file__).parents[1] / "configs" / "grid25_plain.yaml")
+GRID = str(Path(__file__).parents[1] / "configs" / "grid25.yaml")
 
 
 def fit_grid(tmp: Path, *overrides: str) -> LightningCLI:
-    """A few batches of grid25_plain.yaml (G 16 wide) with a last.ckpt and ModeCoverage at the end."""
+    """A few batches of grid25.yaml (G 16 wide) with a last.ckpt and ModeCoverage at the end."""
     return cli_main([
         "fit", "--config", GRID, "--trainer.default_root_dir", str(tmp), "--trainer.logger", "false",
         "--trainer.callbacks", "lightning.pytorch.callbacks.ModelCheckpoint",
         "--trainer.callbacks.dirpath", str(tmp / "checkpoints"), "--trainer.callbacks.save_last", "true",
         "--trainer.callbacks+", "gan_lightning.callbacks.modes.ModeCoverage",
         "--trainer.callbacks.num_samples", "300", "--trainer.callbacks.plot", "false",
-        "--trainer.max_steps", "6", "--trainer.enable_progress_bar", "false", "--data.init_args.num_samples", "1000",
+        "--trainer.max_steps", "3", "--trainer.enable_progress_bar", "false", "--data.init_args.num_samples", "1000",
         "--model.netG.init_args.hidden", "[16]", "--model.netD.init_args.hidden", "[16]", *overrides,
     ])  # fmt: skip
 
 
 def test_a_standardised_run_samples_in_data_space_also_from_its_checkpoint(tmp_path):
-    cli = fit_grid(tmp_path)  # grid25_plain.yaml serves PacGAN's grid standardised
+    cli = fit_grid(tmp_path)  # grid25.yaml serves PacGAN's grid standardised
     mean, std = cli.datamodule.data_transform
     assert torch.equal(cli.model.data_mean, mean) and torch.equal(cli.model.data_std, std)
     gan = load_gan(tmp_path / "checkpoints" / "last.ckpt")

@@ -7,6 +7,7 @@ from lightning.pytorch.plugins.precision import MixedPrecision
 
 from gan_lightning.module import GAN
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
+from gan_lightning.networks.init import NetworkSetup
 from tests.helpers import RandomDataModule, quiet_trainer, toy_data, toy_gan
 
 STEPS = 3
@@ -22,16 +23,16 @@ class LossRecorder(Callback):
         self.losses.append((float(outputs["loss_D"]), float(outputs["loss_G"])))
 
 
-def small_dcgan(**kwargs) -> GAN:
+def small_dcgan(**setup) -> GAN:
     adam = lambda p: torch.optim.Adam(p, lr=2e-4, betas=(0.5, 0.999))  # noqa: E731
     netG, netD = DCGANGenerator(16, 1, 32, 4), DCGANDiscriminator(1, 32, 4)
-    return GAN(netG, netD, optimizer_G=adam, optimizer_D=adam, weight_init="dcgan", **kwargs)
+    return GAN(netG, netD, optimizer_G=adam, optimizer_D=adam, network_setup=NetworkSetup(weight_init="dcgan", **setup))
 
 
 def seeded_losses(make_gan, plugins=None, **trainer_kwargs) -> tuple[list[tuple[float, float]], GAN]:
     seed_everything(0)
     gan, recorder = make_gan(), LossRecorder()
-    trainer = quiet_trainer(max_steps=2 * STEPS, callbacks=[recorder], plugins=plugins, **trainer_kwargs)
+    trainer = quiet_trainer(max_steps=STEPS, callbacks=[recorder], plugins=plugins, **trainer_kwargs)
     data = RandomDataModule(1, 32, num_samples=64, batch_size=16) if isinstance(gan.netG, DCGANGenerator) else toy_data()
     trainer.fit(gan, data)
     return recorder.losses, gan
@@ -82,7 +83,7 @@ def test_compiled_networks_match_eager_and_keep_checkpoint_keys():
     ref, eager = seeded_losses(toy_gan)
     # aot_eager runs the whole capture path (dynamo graphs, AOTAutograd's joint forward and
     # backward) without inductor's C++ code generation, which takes minutes on a busy 2-core CPU.
-    losses, gan = seeded_losses(lambda: toy_gan(compile="aot_eager"))
+    losses, gan = seeded_losses(lambda: toy_gan(network_setup=NetworkSetup(compile="aot_eager")))
     assert torch.tensor(losses) == pytest.approx(torch.tensor(ref), rel=1e-4)
     assert gan.netG._compiled_call_impl is not None
     assert gan.state_dict().keys() == eager.state_dict().keys()

@@ -1,5 +1,6 @@
 """Each mode-collapse / stability remedy does what it says."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,18 @@ from lightning.pytorch import seed_everything
 from gan_lightning.module import GAN
 from gan_lightning.networks import AutoencoderEnergy, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator
 from gan_lightning.networks.layers import MinibatchStdDev
-from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, pulling_away_term, r1_penalty
+from gan_lightning.networks.init import NetworkSetup
+from gan_lightning.terms import GradientPenalty, ModeSeeking, PullingAway, R1, StepContext
+from gan_lightning.terms.mode_seeking import mode_seeking_penalty
+from gan_lightning.terms.pulling_away import pulling_away_term
 from tests.helpers import quiet_trainer, toy_data, toy_gan
+
+
+def context(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> StepContext:
+    """A D-step context around a bare critic, as the module builds one (no module needed)."""
+    judge = lambda x: critic(x).reshape(-1)  # noqa: E731
+    return StepContext(real=real, fake=fake, z=torch.zeros(real.shape[0], 2), labels=None, d_real=judge(real),
+                       d_fake=judge(fake), critic=judge, gan=None)  # fmt: skip
 
 
 def test_packing_is_read_from_netd_and_packs_consecutive_samples():
@@ -24,7 +35,7 @@ def test_packing_is_read_from_netd_and_packs_consecutive_samples():
     # the second output is D's judgement of samples 4..7 side by side, and of nothing else
     assert torch.allclose(out[1], gan.netD(x[4:8].reshape(1, 8)).reshape(()))
     seed_everything(0)
-    quiet_trainer(max_steps=4).fit(gan, toy_data())  # trains; the shape check passes at setup
+    quiet_trainer(max_steps=2).fit(gan, toy_data())  # trains; the shape check passes at setup
 
 
 def test_packing_image_batches_stacks_samples_along_channels():
@@ -42,7 +53,8 @@ def test_gradient_penalties_are_nonzero_and_train_d(penalty):
     torch.manual_seed(0)
     netD = MLPDiscriminator(in_shape=[2], hidden=[16], activation="leaky_relu")
     real, fake = torch.randn(32, 2), torch.randn(32, 2) + 3
-    value = gradient_penalty(netD, real, fake) if penalty == "gp" else r1_penalty(netD, real)
+    ctx = context(netD, real, fake)
+    value = GradientPenalty()(ctx) if penalty == "gp" else R1()(ctx)
     assert value.item() > 0
     value.backward()
     # (a piecewise-linear D's input gradient does not depend on the first bias, so check weights)
@@ -63,23 +75,27 @@ class LinearCritic(torch.nn.Module):
 def test_gradient_penalty_and_r1_on_a_linear_critic_have_their_closed_form():
     critic = LinearCritic()
     real, fake = torch.randn(16, 2), torch.randn(16, 2)
-    assert gradient_penalty(critic, real, fake).item() == pytest.approx(1.0)  # (|w| - 1)^2
-    assert r1_penalty(critic, real).item() == pytest.approx(2.0)  # 0.5 |w|^2
-    # Through the module, each enters D's loss with its weight: wasserstein + 10 * 1 + 3 * 2.
+    ctx = context(critic, real, fake)
+    assert GradientPenalty()(ctx).item() == pytest.approx(1.0)  # (|w| - 1)^2
+    assert R1()(ctx).item() == pytest.approx(2.0)  # 0.5 |w|^2
+    # Through the module, each enters D's loss with its weight: wasserstein + 10 * 1 + 3 * 2,
+    # and each is reported unweighted under its own name.
     plain = toy_gan(loss="wasserstein", netD=critic)
-    penalised = toy_gan(loss="wasserstein", gp_weight=10.0, r1_weight=3.0, netD=critic)
-    d_real, d_fake = critic(real), critic(fake)
-    gap = penalised.d_loss(real, fake, d_real, d_fake) - plain.d_loss(real, fake, d_real, d_fake)
-    assert gap.item() == pytest.approx(16.0, rel=1e-5)
+    penalised = toy_gan(loss="wasserstein", d_terms=[GradientPenalty(10.0), R1(3.0)], netD=critic)
+    (plain_loss, _), (loss, values) = plain.d_loss(ctx), penalised.d_loss(ctx)
+    assert (loss - plain_loss).item() == pytest.approx(16.0, rel=1e-5)
+    assert values["loss_D/gp"].item() == pytest.approx(1.0) and values["loss_D/r1"].item() == pytest.approx(2.0)
+    assert set(values) == {"loss_D/gp", "loss_D/r1"} and not values["loss_D/r1"].requires_grad
 
 
 def test_mode_seeking_penalty_is_the_inverse_output_to_latent_distance_ratio():
     z = torch.randn(64, 2)
     assert mode_seeking_penalty(z, 2 * z).item() == pytest.approx(0.5, rel=1e-4)  # ratio 2
     assert mode_seeking_penalty(z, 0.01 * z).item() == pytest.approx(100.0, rel=1e-3)  # collapsing: ratio 0.01
-    gan, plain = toy_gan(mode_seeking_weight=3.0), toy_gan()
+    gan, plain = toy_gan(g_terms=[ModeSeeking(3.0)]), toy_gan()
     fake, d = gan.netG(z), torch.zeros(64)
-    gap = gan.g_loss(z, fake, d, d) - plain.g_loss(z, fake, d, d)
+    ctx = replace(context(gan.netD, fake, fake), z=z, d_real=d, d_fake=d)
+    gap = gan.g_loss(ctx)[0] - plain.g_loss(ctx)[0]
     assert gap.item() == pytest.approx(3.0 * mode_seeking_penalty(z, fake).item(), rel=1e-5)
 
 
@@ -91,23 +107,24 @@ def test_pulling_away_term_is_the_mean_squared_cosine_of_distinct_codes_and_push
     torch.manual_seed(0)
     netD = AutoencoderEnergy(channels=1, image_size=16, code_dim=8, width=4)
     netG = DCGANGenerator(latent_dim=8, channels=1, image_size=16, ngf=4)
-    gan, plain = GAN(netG, netD, loss="energy", pull_away_weight=0.1), GAN(netG, netD, loss="energy")
+    gan, plain = GAN(netG, netD, loss="energy", g_terms=[PullingAway(0.1)]), GAN(netG, netD, loss="energy")
     z = torch.randn(16, 8)
     fake = netG(z)
     d_fake = netD(fake)
-    gap = gan.g_loss(z, fake, d_fake, d_fake) - plain.g_loss(z, fake, d_fake, d_fake)
+    ctx = StepContext(real=fake, fake=fake, z=z, labels=None, d_real=d_fake, d_fake=d_fake, critic=netD, gan=gan)
+    gap = gan.g_loss(ctx)[0] - plain.g_loss(ctx)[0]
     assert gap.item() == pytest.approx(0.1 * pulling_away_term(netD.encoder(fake)).item(), rel=1e-5)
     assert gap.item() > 0
     (grad,) = torch.autograd.grad(gap, fake)
     assert grad.abs().sum() > 0  # it reaches G through its samples
-    with pytest.raises(ValueError, match="pull_away_weight needs a netD with an `encoder`"):
-        toy_gan(pull_away_weight=0.1)
+    with pytest.raises(ValueError, match="PullingAway needs a netD with an `encoder`"):
+        toy_gan(g_terms=[PullingAway(0.1)])
 
 
 def test_ema_generator_differs_from_g_and_moves_towards_it():
     seed_everything(0)
     gan = toy_gan(ema_decay=0.9)
-    quiet_trainer(max_steps=20).fit(gan, toy_data())
+    quiet_trainer(max_steps=10).fit(gan, toy_data())
     ema = gan.netG_ema.module
 
     def distance() -> float:
@@ -115,19 +132,28 @@ def test_ema_generator_differs_from_g_and_moves_towards_it():
 
     before = distance()
     assert before > 0
-    assert gan.sampling_generator is ema
-    gan.netG_ema.update_parameters(gan.netG)
-    assert distance() == pytest.approx(0.9 * before, rel=1e-4)  # each update closes 1 - decay of the gap
+    assert gan.sampling_generator is ema and int(gan.netG_ema.n_averaged) == 10  # one update a G step
+    gan.update_ema()  # update n = 10 of the warm-up: decay min(0.9, 11 / 20) = 0.55
+    assert distance() == pytest.approx(0.55 * before, rel=1e-4)  # each update closes 1 - decay of the gap
+    for _ in range(100):  # past the warm-up (n >= 80) the configured decay holds
+        gan.update_ema()
+    with torch.no_grad():
+        for p in gan.netG.parameters():
+            p.add_(1.0)
+    gap = distance()
+    gan.update_ema()
+    assert distance() == pytest.approx(0.9 * gap, rel=1e-3)
     assert not ema.net[0].weight.requires_grad
 
 
 def test_spectral_norm_bounds_every_d_layer_and_d_still_trains():
     seed_everything(0)
-    gan = toy_gan(spectral_norm=True, netD=MLPDiscriminator(in_shape=[2], hidden=[32, 32], activation="leaky_relu"))
+    gan = toy_gan(network_setup=NetworkSetup(spectral_norm=True),
+                  netD=MLPDiscriminator(in_shape=[2], hidden=[32, 32], activation="leaky_relu"))
     linears = [m for m in gan.netD.modules() if isinstance(m, torch.nn.Linear)]
     assert len(linears) == 3 and all(hasattr(m, "parametrizations") for m in linears)
     before = [m.parametrizations.weight.original.detach().clone() for m in linears]
-    quiet_trainer(max_steps=20).fit(gan, toy_data())
+    quiet_trainer(max_steps=10).fit(gan, toy_data())
     for layer, old in zip(linears, before):
         assert not torch.equal(layer.parametrizations.weight.original, old)
         assert torch.linalg.matrix_norm(layer.weight.detach(), ord=2) < 1.05
@@ -157,17 +183,22 @@ def test_minibatch_std_adds_one_feature_from_the_batch_spread():
 
 
 @pytest.mark.parametrize("data", ["ring8", "grid25"])
-def test_the_plain_configs_are_the_recommended_ones_without_packing(data):
-    """The README's comparison measures the remedy alone: same networks, optimizer, batches,
-    EMA G and lr schedule; only netD's pack (and where the run is logged) differ."""
+def test_the_packing_fragment_stacks_on_the_plain_experiment_and_changes_only_the_packing(data):
+    """The README's remedy is the plain experiment plus configs/remedies/pack2.yaml: the same
+    networks, optimizer, batches, EMA G and lr schedule; only netD's pack differs."""
+    from gan_lightning.cli import cli_main
+
     configs = Path(__file__).parents[1] / "configs"
-    recommended = yaml.safe_load((configs / f"{data}.yaml").read_text())
-    plain = yaml.safe_load((configs / f"{data}_plain.yaml").read_text())
-    assert recommended["model"]["netD"]["init_args"].pop("pack") == 2
-    for config in (recommended, plain):
-        del config["trainer"]["logger"]
-    assert recommended == plain
-    assert plain["model"]["ema_decay"] == 0.999 and plain["model"]["lr_decay_start"] == 0.5
+    fragment = configs / "remedies" / "pack2.yaml"
+    assert yaml.safe_load(fragment.read_text()) == {"model": {"netD": {"init_args": {"pack": 2}}}}
+    args = ["--config", str(configs / f"{data}.yaml"), "--trainer.logger", "false"]
+    plain, packed = cli_main(args, run=False), cli_main([*args, "--config", str(fragment)], run=False)
+    assert plain.model.pack == 1 and packed.model.pack == 2
+    a, b = plain.config.clone(), packed.config.clone()
+    assert b.model.init_args.netD.init_args.pop("pack") == 2 and a.model.init_args.netD.init_args.pop("pack") == 1
+    a.pop("config"), b.pop("config")  # the file names given
+    assert a == b
+    assert a.model.init_args.ema_decay == 0.999 and a.model.init_args.lr_decay_start == 0.5
 
 
 def test_ema_generator_samples_with_batchnorm_statistics_of_its_own_weights():

@@ -100,7 +100,7 @@ def test_config_trains_both_networks(config, tmp_path, monkeypatch):
         args += ["--data", "tests.helpers.RandomDataModule", "--data.init_args.channels=3", "--data.init_args.image_size=32",
                  "--data.init_args.num_samples", "40", "--data.init_args.batch_size", "8"]  # fmt: skip
     cli = cli_main(args)
-    assert cli.trainer.global_step == 6  # 5 D + 1 G optimizer steps
+    assert cli.trainer.global_step == 5  # batches: 5 D steps and 1 G step
     assert cli.model.hparams.loss == "hinge"
     before = next(cb for cb in cli.trainer.callbacks if isinstance(cb, ParameterSnapshot)).before
     after = dict(cli.model.named_parameters())

@@ -55,7 +55,7 @@ def test_resume_continues_the_uninterrupted_run_exactly(tmp_path):
     assert torch.allclose(torch.tensor(resumed_losses), torch.tensor(losses[32:]), atol=1e-6, rtol=0)
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6)
-    assert trainer.global_step == 128  # two optimizer steps per batch, counted across the restart
+    assert trainer.global_step == 64  # batches, counted across the restart
 
 
 GAUSSIAN2D = str(Path(__file__).parents[1] / "configs" / "gaussian2d.yaml")
@@ -84,7 +84,7 @@ def test_cli_resume_last_finds_the_previous_version_and_continues(tmp_path, caps
     cli_fit(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", "last")
     assert "resuming from" in capsys.readouterr().err
     resumed = torch.load(tmp_path / "version_1" / "checkpoints" / "last.ckpt", weights_only=True)
-    assert resumed["epoch"] == 1 and resumed["global_step"] == 2 * 16  # 16 optimizer steps an epoch
+    assert resumed["epoch"] == 1 and resumed["global_step"] == 2 * 8  # 8 batches an epoch
 
 
 class SendSignal(Callback):
@@ -101,18 +101,18 @@ def test_sigterm_and_ctrl_c_leave_a_checkpoint_to_resume_from(tmp_path, monkeypa
     with pytest.raises(SystemExit):
         cli_fit(tmp_path, "--trainer.max_epochs", "2", "--trainer.callbacks+=tests.test_resume.SendSignal")
     interrupted = tmp_path / "version_0" / "checkpoints" / "interrupted.ckpt"
-    assert torch.load(interrupted, weights_only=True)["global_step"] == 16 + 3 * 2
+    assert torch.load(interrupted, weights_only=True)["global_step"] == 8 + 3
     cli_fit(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", "last")
     assert f"resuming from {interrupted}" in capsys.readouterr().err
     finished = torch.load(tmp_path / "version_1" / "checkpoints" / "last.ckpt", weights_only=True)
-    assert finished["global_step"] == 2 * 16
+    assert finished["global_step"] == 2 * 8
 
 
 def test_nan_stops_with_step_and_loss_and_keeps_last_good_checkpoint(tmp_path):
-    with pytest.raises(FloatingPointError, match=r"loss_D is nan at global step 24 \(epoch 1\)"):
+    with pytest.raises(FloatingPointError, match=r"loss_D is nan at global step 12 \(epoch 1\)"):
         cli_fit(tmp_path, "--trainer.max_epochs", "2", "--trainer.callbacks+=tests.test_resume.InjectNaN")
     checkpoints = tmp_path / "version_0" / "checkpoints"
-    assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch=0-step=16.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch=0-step=8.ckpt", "last.ckpt"]
     model = load_gan(checkpoints / "last.ckpt")
     assert all(torch.isfinite(p).all() for p in model.parameters())
 

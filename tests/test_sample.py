@@ -22,7 +22,7 @@ def tiny_checkpoint(tmp: Path, latent_distribution: str) -> Path:
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.enable_progress_bar", "false",
         "--model.netG.init_args.image_size", "16", "--model.netG.init_args.ngf", "4",
         "--model.netD.init_args.image_size", "16", "--model.netD.init_args.ndf", "4",
-        "--data.init_args.image_size", "16", "--model.latent_distribution", latent_distribution,
+        "--data.init_args.image_size", "16", "--model.latent.distribution", latent_distribution,
     ])  # fmt: skip
     return tmp / "checkpoints" / "last.ckpt"
 

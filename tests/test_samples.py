@@ -9,6 +9,7 @@ from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from PIL import Image
 
 from gan_lightning.callbacks.samples import SampleGrid
+from gan_lightning.latent import Latent
 from gan_lightning.module import GAN
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
 from tests.helpers import RandomDataModule, quiet_trainer
@@ -18,7 +19,7 @@ SIDE = 4 * (16 + 2) + 2  # make_grid: 4 images of 16 px per row, 2 px padding ar
 
 def small_gan(**kwargs) -> GAN:
     torch.manual_seed(0)
-    return GAN(DCGANGenerator(8, 1, 16, 4), DCGANDiscriminator(1, 16, 4), num_fixed_samples=16, **kwargs)
+    return GAN(DCGANGenerator(8, 1, 16, 4), DCGANDiscriminator(1, 16, 4), latent=Latent(num_fixed=16), **kwargs)
 
 
 def fake_trainer(tmp_path, loggers=(), rank0: bool = True) -> SimpleNamespace:
@@ -30,7 +31,7 @@ def fake_trainer(tmp_path, loggers=(), rank0: bool = True) -> SimpleNamespace:
 
 
 def test_without_logger_writes_pngs_on_schedule_and_at_the_end(tmp_path):
-    trainer = quiet_trainer(max_steps=10, default_root_dir=str(tmp_path), callbacks=[SampleGrid(every_n_batches=2, nrow=4)])
+    trainer = quiet_trainer(max_steps=5, default_root_dir=str(tmp_path), callbacks=[SampleGrid(every_n_batches=2, nrow=4)])
     trainer.fit(small_gan(), RandomDataModule(1, 16, batch_size=4))
     # 5 batches (indices 0-4) of one D and one G step each: every 2nd batch (1, 3) and the last (4).
     pngs = sorted(p.name for p in (tmp_path / "samples").iterdir())

@@ -26,6 +26,7 @@ from gan_lightning.metrics.classifier import class_histogram, load_digit_classif
 from gan_lightning.metrics.evaluator import GANEvaluator, eval_data
 from gan_lightning.metrics.protocol import EvalProtocol
 from gan_lightning.module import GAN
+from tests.conftest import learning_seed
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 NUM_SAMPLES = 1000
@@ -61,17 +62,20 @@ CASES = {
 
 
 @pytest.mark.slow  # a real training run per config
+@pytest.mark.learning
 @pytest.mark.parametrize("case", CASES)
-def test_seed_config_learns_on_the_shipped_digits(case: str, tmp_path, monkeypatch):
+def test_seed_config_learns_on_the_shipped_digits(case: str, tmp_path, monkeypatch, record_learning):
     monkeypatch.chdir(tmp_path)
     files, batches, overrides = CASES[case]
-    args = ["fit", *[a for f in files for a in ("--config", str(CONFIGS / f))], *overrides,
-            "--trainer.max_steps", str(2 * batches), "--trainer.max_epochs", "-1", "--trainer.logger", "false",
+    seed = learning_seed(0)
+    args = ["fit", *[a for f in files for a in ("--config", str(CONFIGS / f))], *overrides, "--seed_everything", str(seed),
+            "--trainer.max_steps", str(batches), "--trainer.max_epochs", "-1", "--trainer.logger", "false",
             "--trainer.enable_checkpointing", "false", "--trainer.enable_progress_bar", "false",
             "--trainer.callbacks", '[{"class_path": "tests.test_seed_configs_learn.ScoreBeforeTraining"}]']  # fmt: skip
     cli = cli_main(args)
     assert cli.trainer.fit_loop.total_batch_idx + 1 == batches  # trained the batches asked for, on the digits
     (fid_before, classes_before), = [c.before for c in cli.trainer.callbacks if isinstance(c, ScoreBeforeTraining)]
     fid_after, classes_after = fid_and_classes(cli.model, cli.datamodule)
+    record_learning(seed=seed, fid_before=fid_before, fid_after=fid_after, classes_before=classes_before, classes_after=classes_after)
     assert fid_after < fid_before / 4, f"{case}: FID {fid_before:.1f} -> {fid_after:.1f}"
     assert classes_after > classes_before, f"{case}: classes made {classes_before} -> {classes_after}"

@@ -68,7 +68,7 @@ class ClassCoverage(PeriodicSampleCheck):
                 "mode collapse",
                 f"G makes {metrics['class_coverage']:.0%} of the classes (class KL to uniform "
                 f"{metrics['class_kl']:.2f}), diversity {metrics['diversity']:.2f} of the data's. Remedies: "
-                "netD minibatch_std / PacGAN packing (netD pack), model.mode_seeking_weight > 0, "
-                "model.spectral_norm: true.",
+                "netD minibatch_std / PacGAN packing (netD pack), the ModeSeeking term in model.g_terms, "
+                "model.network_setup.spectral_norm: true.",
             )
         return metrics

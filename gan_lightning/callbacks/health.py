@@ -113,7 +113,7 @@ class TrainingHealth(Callback):
                 "D overpowering",
                 f"mean D(x) = {d_x:.3f} and mean D(G(z)) = {d_g_z:.3f} over {self.patience} batches: "
                 "D's feedback no longer guides G. Remedies: lower optimizer_D's lr or D's width, "
-                "model.spectral_norm: true, model.r1_weight or model.gp_weight > 0.",
+                "model.network_setup.spectral_norm: true, an R1 or GradientPenalty term in model.d_terms.",
             )
         grads = self._recent["grad_G"]
         if len(grads) < self.patience:
@@ -125,7 +125,7 @@ class TrainingHealth(Callback):
                 "vanishing gradients",
                 f"G's mean gradient norm fell to {norm:.3g} (peak {self._peak_G:.3g}) while mean D(G(z)) = "
                 f"{d_g_z:.3f}: a confident D saturates log(1 - D(G(z))). Remedies: model.loss: "
-                "non_saturating (or wasserstein with gp_weight), spectral_norm: true, a weaker D.",
+                "non_saturating (or wasserstein with a GradientPenalty term), network_setup.spectral_norm: true, a weaker D.",
             )
 
     def _check_oscillation(self, loss_G_std: float | None) -> None:
@@ -136,5 +136,5 @@ class TrainingHealth(Callback):
                 f"loss_G's standard deviation over {self.window} batches is {loss_G_std:.3g} "
                 f"(> {self.oscillation_std}): unstable convergence, G and D chase each other. "
                 "Remedies: lower both learning rates, ema_decay: 0.999 (sample from the average G), "
-                "spectral_norm: true, r1_weight > 0.",
+                "network_setup.spectral_norm: true, an R1 term in model.d_terms.",
             )

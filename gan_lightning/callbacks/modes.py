@@ -84,7 +84,7 @@ class ModeCoverage(PeriodicSampleCheck):
                 "mode collapse",
                 f"G covers {stats.modes_covered} of {len(self.modes)} modes, diversity "
                 f"{metrics['diversity']:.2f} of the data's. Remedies: PacGAN packing (netD "
-                "pack: 2-4), netD minibatch_std: true, model.mode_seeking_weight > 0; see configs/ring8.yaml.",
+                "pack: 2-4), netD minibatch_std: true, the ModeSeeking term in model.g_terms; see configs/remedies/pack2.yaml.",
             )
         if self.plot and trainer.is_global_zero:
             self.draw(trainer, real, fake)

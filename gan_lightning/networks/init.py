@@ -1,7 +1,30 @@
-"""Weight initialisation schemes chosen by name in the GAN module (``model.weight_init``)."""
+"""What the GAN module does to its networks once, when it is built (``model.network_setup``):
+weight initialisation, spectral norm on D, memory format and ``torch.compile``."""
+
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
+
+
+@dataclass(frozen=True)
+class NetworkSetup:
+    """One-time changes to netG and netD (``model.network_setup`` in YAML).
+
+    Args:
+        weight_init: "dcgan": N(0, 0.02) weights, N(1, 0.02) BatchNorm scales, zero biases
+            (the DCGAN paper and the seed loops); "default": the layers' own PyTorch init.
+        spectral_norm: constrain every Linear/Conv layer of netD to spectral norm 1.
+        channels_last: both networks and the real batches in channels-last memory format.
+        compile: ``torch.compile`` netG and netD in place (checkpoint keys unchanged); True uses
+            inductor, a string names another backend, e.g. "aot_eager".
+    """
+
+    weight_init: Literal["default", "dcgan"] = "default"
+    spectral_norm: bool = False
+    channels_last: bool = False
+    compile: bool | str = False
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -9,12 +32,11 @@ def dcgan_init(module: nn.Module) -> None:
 
     Apply with ``net.apply(dcgan_init)``, as the seed loop does with its ``weights_init``.
     """
-    name = type(module).__name__
-    if "Conv" in name or name == "Linear":
+    if isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-    elif "BatchNorm" in name and module.weight is not None:
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm) and module.weight is not None:
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
@@ -30,25 +52,24 @@ def add_spectral_norm(net: nn.Module) -> nn.Module:
     return net
 
 
-def prepare_networks(
-    netG: nn.Module, netD: nn.Module, weight_init: str, spectral_norm: bool, channels_last: bool
-) -> None:
-    """The GAN's one-time changes to its networks, in the order that matters: the ``dcgan``
-    initialisation, then spectral norm on D (which must see the initialised weights), then the
-    channels-last memory format (faster convolutions on recent GPUs, and under bf16)."""
-    if weight_init == "dcgan":
+def prepare_networks(netG: nn.Module, netD: nn.Module, setup: NetworkSetup) -> None:
+    """The changes before the EMA copy, in the order that matters: the ``dcgan`` initialisation,
+    then spectral norm on D (which must see the initialised weights), then the channels-last
+    memory format (faster convolutions on recent GPUs, and under bf16)."""
+    if setup.weight_init == "dcgan":
         netG.apply(dcgan_init)
         netD.apply(dcgan_init)
-    if spectral_norm:
+    if setup.spectral_norm:
         add_spectral_norm(netD)
-    if channels_last:
+    if setup.channels_last:
         netG.to(memory_format=torch.channels_last)
         netD.to(memory_format=torch.channels_last)
 
 
 def compile_networks(netG: nn.Module, netD: nn.Module, backend: bool | str) -> None:
     """``torch.compile`` both networks in place (``nn.Module.compile``: checkpoint keys do not
-    change); True uses the default backend (inductor), a string names another, False does nothing."""
+    change), after the EMA copy, which must stay an eager module; True uses the default backend
+    (inductor), a string names another, False does nothing."""
     if backend:
         kwargs = {"backend": backend} if isinstance(backend, str) else {}
         netG.compile(**kwargs)

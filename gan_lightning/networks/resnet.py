@@ -140,7 +140,7 @@ class ResNetDiscriminator(nn.Module):
     """Images (N, channels, image_size, image_size) -> N raw scores, spectral norm built in.
 
     Every Conv2d and the Linear are wrapped in ``torch.nn.utils.parametrizations.spectral_norm``,
-    so the GAN's ``spectral_norm`` option is not needed (and must stay off).
+    so ``model.network_setup.spectral_norm`` is not needed (and leaves them as they are).
 
     Args:
         channels: image channels.
@@ -158,6 +158,7 @@ class ResNetDiscriminator(nn.Module):
     ) -> None:
         super().__init__()
         _, n_up = resnet_layout(image_size)
+        self.pack = pack  # the GAN module reads it
         self.in_shape = (channels * pack, image_size, image_size)
         blocks: list[nn.Module] = [DiscriminatorBlock(channels * pack, ndf, down=True, optimized=True)]
         blocks += [DiscriminatorBlock(ndf, ndf, down=True) for _ in range(n_up - 2)]
