@@ -26,7 +26,7 @@ from gan_lightning.losses import LossName, Objective, get_objective
 from gan_lightning.lr_schedule import linear_decay, training_progress
 from gan_lightning.networks.init import compile_networks, prepare_networks
 from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, pulling_away_term, r1_penalty
-from gan_lightning.rng import collect_rng_states, offset_seed_by_rank, restore_rng_states
+from gan_lightning.rng import checkpoint_rng_states, keep_for_resume, start_rank_streams
 from gan_lightning.shape_check import check_networks_fit
 from gan_lightning.step_logging import EpochMeans, logs_this_batch
 from gan_lightning.strategies import ddp_forward
@@ -340,11 +340,12 @@ class GAN(LightningModule):
 
     def on_train_start(self) -> None:
         self.finite_guard.reset()
-        offset_seed_by_rank(self.global_rank, self.trainer.world_size)  # ranks draw different z
+        # ranks draw different z; a resumed run continues each rank's saved stream
+        start_rank_streams(self, self.global_rank, self.trainer.world_size)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         self.finite_guard.check()  # never write a checkpoint after a NaN/inf loss
-        checkpoint["rng_states"] = collect_rng_states()  # a resumed run draws the same latents
+        checkpoint.update(checkpoint_rng_states(self.trainer.world_size))  # every rank's: a resumed run draws the same latents
         if self.data_mean is not None:  # `sample` / `evaluate` from the checkpoint map back too
             checkpoint["data_transform"] = (self.data_mean.cpu(), self.data_std.cpu())
 
@@ -352,12 +353,12 @@ class GAN(LightningModule):
         self.finite_guard.check()  # a NaN/inf after the last logged batch still fails the fit
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Restore the data transform, and the random states when the Trainer resumes (not when
-        loading for sampling)."""
+        """Restore the data transform, and keep the random states for ``on_train_start`` when the
+        Trainer resumes (not when loading for sampling)."""
         self.set_data_transform(checkpoint.get("data_transform"))
         self._ema_stats_at = None  # new EMA weights: recompute its BatchNorm statistics
-        if self._trainer is not None and "rng_states" in checkpoint:
-            restore_rng_states(checkpoint["rng_states"])
+        if self._trainer is not None:
+            keep_for_resume(self, checkpoint)  # restored at on_train_start, after the data loader is set up
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """G(z) (G(z, labels)) from the sampling generator, in data space, with gradients."""
