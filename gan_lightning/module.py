@@ -26,7 +26,7 @@ from gan_lightning.losses import LossName, Objective, get_objective
 from gan_lightning.lr_schedule import linear_decay, training_progress
 from gan_lightning.networks.init import compile_networks, prepare_networks
 from gan_lightning.regularizers import gradient_penalty, mode_seeking_penalty, pulling_away_term, r1_penalty
-from gan_lightning.rng import checkpoint_rng_states, keep_for_resume, start_rank_streams
+from gan_lightning.rank_state import keep_for_resume, resume_rank_states, save_rank_states
 from gan_lightning.shape_check import check_networks_fit
 from gan_lightning.step_logging import EpochMeans, logs_this_batch
 from gan_lightning.strategies import ddp_forward
@@ -340,12 +340,12 @@ class GAN(LightningModule):
 
     def on_train_start(self) -> None:
         self.finite_guard.reset()
-        # ranks draw different z; a resumed run continues each rank's saved stream
-        start_rank_streams(self, self.global_rank, self.trainer.world_size)
+        # ranks draw different z; a resumed run continues each rank's saved stream and epoch sums
+        resume_rank_states(self, self.global_rank, self.trainer.world_size, self.epoch_means)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         self.finite_guard.check()  # never write a checkpoint after a NaN/inf loss
-        checkpoint.update(checkpoint_rng_states(self.trainer.world_size))  # every rank's: a resumed run draws the same latents
+        save_rank_states(checkpoint, self.trainer.world_size, self.epoch_means)  # every rank's random states and epoch sums
         if self.data_mean is not None:  # `sample` / `evaluate` from the checkpoint map back too
             checkpoint["data_transform"] = (self.data_mean.cpu(), self.data_std.cpu())
 
@@ -353,8 +353,8 @@ class GAN(LightningModule):
         self.finite_guard.check()  # a NaN/inf after the last logged batch still fails the fit
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Restore the data transform, and keep the random states for ``on_train_start`` when the
-        Trainer resumes (not when loading for sampling)."""
+        """Restore the data transform, and keep every rank's random states and epoch sums for
+        ``on_train_start`` when the Trainer resumes (not when loading for sampling)."""
         self.set_data_transform(checkpoint.get("data_transform"))
         self._ema_stats_at = None  # new EMA weights: recompute its BatchNorm statistics
         if self._trainer is not None:
