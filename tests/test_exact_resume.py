@@ -163,3 +163,35 @@ def test_slurm_requeue_signal_saves_between_batches_and_resumes_exactly(tmp_path
     assert not (split / "version_0/checkpoints/interrupted.ckpt").exists()
     cli_fit(split)  # the requeued job: the same command, no --ckpt_path
     assert_same_run(tmp_path / "straight", split / "version_1")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy_name", ["separate", "unused"])
+def test_two_process_ddp_resumes_mid_epoch_bit_for_bit(tmp_path, strategy_name):
+    """2 processes (gloo): stopped in epoch 1, resumed from the step-30 checkpoint (batch 3 of
+    that epoch): each rank serves the same batches and draws the same latents as in the
+    uninterrupted run, so both ranks' losses, the weights, the EMA and the logged rows agree."""
+    from tests.test_ddp import rank_states, run_ddp
+
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert run_ddp("resume", straight, strategy_name=strategy_name).returncode == 0
+    crashed = run_ddp("resume", split, strategy_name=strategy_name, crash=2 * 17)
+    assert crashed.returncode != 0 and "simulated crash" in crashed.stderr
+    ckpt = split / "ckpt" / "epoch=1-step=30.ckpt"
+    saved = torch.load(ckpt, weights_only=True)
+    assert len(saved["rank_states"]) == 2
+    assert not torch.equal(saved["rank_states"][0]["rng"]["torch"], saved["rank_states"][1]["rng"]["torch"])
+    done = run_ddp("resume", split, strategy_name=strategy_name, ckpt=str(ckpt))
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    for rank in (0, 1):
+        rows = torch.load(straight / f"rank{rank}_losses.pt")
+        resumed_rows = torch.load(split / f"rank{rank}_losses.pt")
+        assert len(rows) == 36 and resumed_rows == rows[15:], rank  # batches 15-35, same data and latents
+    (a0, a1), (b0, b1) = rank_states(straight), rank_states(split)
+    assert a0["step"] == b0["step"] == 72
+    for key, value in a0["state_dict"].items():  # netG, netD, netG_ema
+        assert torch.equal(value, b0["state_dict"][key]), key
+        assert torch.equal(a1["state_dict"][key], b1["state_dict"][key]), key
+    before, after = logged(straight / "run/version_0/metrics.csv"), logged(split / "run/version_1/metrics.csv")
+    assert len(after) > 20 and all(before[key] == row for key, row in after.items())
