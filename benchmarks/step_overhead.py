@@ -22,6 +22,7 @@ raw loop writes no files.
 import argparse
 import functools
 import importlib
+import inspect
 import json
 import os
 import resource
@@ -71,13 +72,24 @@ def case_setup(case: str) -> tuple[nn.Module, nn.Module, dict, Tensor, int]:
     model = cfg["model"]
     for remedy in ("ema_decay", "r1_weight"):  # the seed loop has neither: both sides run the plain step
         model.pop(remedy, None)
-    netG, netD = _build(model.pop("netG")), _build(model.pop("netD"))
     batch = cfg["data"]["init_args"]["batch_size"]
     if case == "gaussian2d":
         data = GaussianDataModule(**cfg["data"]["init_args"]).make_data()
     else:  # mnist_mlp reads torchvision's MNIST; the shipped digits at 28 px have the same shape
         data = load_shipped_digits(28 if case == "mlp28" else 32)[0]
+    netG, netD = (_build(_sized_for(model.pop(name), tuple(data.shape[1:]))) for name in ("netG", "netD"))
     return netG, netD, model, data, batch
+
+
+def _sized_for(spec: dict, shape: tuple[int, ...]) -> dict:
+    """A network spec with its image size / channels (or in/out shape) set from the data's sample
+    shape, as ``gan-lightning fit`` sets them (the configs leave them to the data)."""
+    from gan_lightning.cli import SHAPE_KEYS
+
+    module, _, name = spec["class_path"].rpartition(".")
+    params = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    sized = {key: from_shape(shape) for key, from_shape in SHAPE_KEYS.items() if key in params}
+    return {**spec, "init_args": {**spec.get("init_args", {}), **sized}}
 
 
 def _optimizer(spec: dict) -> Callable:
