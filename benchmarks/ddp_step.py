@@ -9,8 +9,7 @@ repeats, so that a change of machine load falls on both. Per case it prints the 
 seconds per batch on rank 0 after ``--warmup`` batches, the ratio of the medians (separate / one
 wrapper), the median of the per-repeat ratios with their range, and the load average before and
 after. ``separate_sync_netG`` (optional) is SeparateDDPStrategy with netG's buffers broadcast
-before each G forward, its default before that broadcast was measured to cost most of its extra
-step time.
+before each G forward (DDP's default), to measure what that broadcast costs.
 
     python benchmarks/ddp_step.py                                   # CPU, 5 repeats, ~6 minutes on 2 cores
     python benchmarks/ddp_step.py --cases digits32 --steps 100 --repeats 7
