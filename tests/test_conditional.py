@@ -4,6 +4,7 @@ unconditional GAN is unchanged, and misconfigurations fail with the fix in the m
 import pytest
 import torch
 from lightning.pytorch import Callback, seed_everything
+from torch.utils.data import DataLoader, TensorDataset
 
 from gan_lightning.callbacks.samples import SampleGrid
 from gan_lightning.data import ShippedDigitsDataModule, TensorDataModule
@@ -99,7 +100,22 @@ class RecordLosses(Callback):
         self.values.append((outputs["loss_D"].item(), outputs["loss_G"].item()))
 
 
+def plain_shuffle(data: TensorDataModule) -> TensorDataModule:
+    """``data`` served through torch's ``DataLoader(shuffle=True)``, the loader BEFORE was computed
+    with (the project's resumable loader shuffles by (seed, epoch) instead): these losses pin the
+    module, not the batch order."""
+
+    def loader() -> DataLoader:
+        data.setup("fit")
+        dataset = TensorDataset(data.data) if data.labels is None else TensorDataset(data.data, data.labels)
+        return DataLoader(dataset, batch_size=data.batch_size, shuffle=True, drop_last=data.drop_last)
+
+    data.train_dataloader = loader
+    return data
+
+
 def seeded_losses(build, data, steps: int) -> list[tuple[float, float]]:
+    data = plain_shuffle(data)
     seed_everything(0)
     gan, record = build(), RecordLosses()
     quiet_trainer(max_steps=steps, callbacks=[record]).fit(gan, data)
