@@ -6,9 +6,9 @@ batch; torchdata's ``StatefulDataLoader`` is such a loader. Its sampler here is 
 ``StatefulDistributedSampler``: the order of an epoch is a permutation drawn from (seed, epoch)
 alone, as with the ``DistributedSampler`` Lightning adds under DDP, and its state is the number
 of samples served. So a resumed run serves the rest of the epoch in the same order, the next
-epochs follow from the epoch number, and one process and N processes shuffle by the same rule. The loader's own generator makes its per-epoch draw (the
-worker base seed), so loading data never draws from the global random state that the latents
-come from.
+epochs follow from the epoch number, and one process and N processes shuffle by the same rule.
+The loader's own generator makes its per-epoch draw (the worker base seed), so loading data never
+draws from the global random state that the latents come from.
 """
 
 import os
