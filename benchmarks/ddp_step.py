@@ -3,13 +3,17 @@ configs/trainer/ddp.yaml) against one wrapper with the unused-parameter search
 (``ddp_find_unused_parameters_true``, the strategy before it).
 
 Each measurement is a fresh ``Trainer.fit`` on 2 processes (CPU: gloo, 1 thread each; CUDA: NCCL,
-one GPU each) started by Lightning's subprocess launcher, which re-runs this script for rank 1;
-the strategies alternate which goes first, ``--repeats`` times. The table gives the median wall
-seconds per batch on rank 0 after ``--warmup`` batches, the ratio separate / one wrapper, and the
-load average (other processes slow both alike: read the ratio).
+one GPU each) started by Lightning's subprocess launcher, which re-runs this script for rank 1.
+The strategies are interleaved: each repeat runs one of each, the order alternating between
+repeats, so that a change of machine load falls on both. Per case it prints the median wall
+seconds per batch on rank 0 after ``--warmup`` batches, the ratio of the medians (separate / one
+wrapper), the median of the per-repeat ratios with their range, and the load average before and
+after. ``separate_sync_netG`` (optional) is SeparateDDPStrategy with netG's buffers broadcast
+before each G forward (DDP's default), to measure what that broadcast costs.
 
-    python benchmarks/ddp_step.py                                   # CPU, ~2 minutes on 2 cores
-    python benchmarks/ddp_step.py --cases digits32 --steps 100 --repeats 5
+    python benchmarks/ddp_step.py                                   # CPU, 5 repeats, ~6 minutes on 2 cores
+    python benchmarks/ddp_step.py --cases digits32 --steps 100 --repeats 7
+    python benchmarks/ddp_step.py --strategies separate one_wrapper separate_sync_netG
     python benchmarks/ddp_step.py --accelerator cuda --cases dcgan64 --steps 200   # needs 2 GPUs
 """
 
@@ -29,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from benchmarks.step_overhead import CASES, _optimizer, case_setup  # noqa: E402
 
-STRATEGIES = ("separate", "one_wrapper")
+STRATEGIES = ("separate", "one_wrapper", "separate_sync_netG")
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -57,9 +61,13 @@ def worker(args: argparse.Namespace) -> None:
                     torch.cuda.synchronize()
                 times.append(time.perf_counter())
 
-    strategy = SeparateDDPStrategy() if args.strategy == "separate" else "ddp_find_unused_parameters_true"
+    strategy = {
+        "separate": lambda: SeparateDDPStrategy(),
+        "separate_sync_netG": lambda: SeparateDDPStrategy(sync_buffers={"netG": True}),
+        "one_wrapper": lambda: "ddp_find_unused_parameters_true",
+    }[args.strategy]()
     trainer = Trainer(
-        accelerator=args.accelerator, devices=2, strategy=strategy, max_steps=2 * (args.warmup + args.steps),
+        accelerator=args.accelerator, devices=2, strategy=strategy, max_steps=args.warmup + args.steps,
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         log_every_n_steps=50, callbacks=[Timer()],
     )
@@ -84,10 +92,12 @@ def measure(args: argparse.Namespace, case: str, strategy: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=["digits32", "gaussian2d"], choices=CASES)
+    parser.add_argument("--strategies", nargs="+", default=["separate", "one_wrapper"], choices=STRATEGIES,
+                        help="arms, interleaved; the ratios are to one_wrapper")
     parser.add_argument("--accelerator", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--steps", type=int, default=None, help="timed batches (default: per case)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed batches first")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each strategy per case, interleaved")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--timeout", type=int, default=600, help="seconds before a hung measurement fails")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -97,22 +107,32 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return worker(args)
+    if "one_wrapper" not in args.strategies:
+        parser.error("--strategies needs one_wrapper, the baseline of the ratios")
     defaults = {"dcgan64": (3, 1), "digits32": (30, 5), "mlp28": (100, 10), "gaussian2d": (300, 30)}
-    print(f"{'case':<11}{'separate s/it':>14}{'one wrapper s/it':>18}{'ratio':>7}  load avg", flush=True)
+    others = [s for s in args.strategies if s != "one_wrapper"]
+    print(f"{'case':<11}{'arm':<20}{'s/it (median)':>14}{'ratio of medians':>18}{'median ratio [range]':>26}  load avg",
+          flush=True)
     for case in args.cases:
         steps, warmup = defaults[case] if args.accelerator == "cpu" else (200, 20)
         run = argparse.Namespace(**{**vars(args), "steps": args.steps or steps, "warmup": args.warmup or warmup})
-        res: dict[str, list[float]] = {s: [] for s in STRATEGIES}
+        res: dict[str, list[float]] = {s: [] for s in args.strategies}
+        load_before = os.getloadavg()[0]
         for rep in range(args.repeats):
-            for strategy in STRATEGIES if rep % 2 == 0 else STRATEGIES[::-1]:
+            for strategy in args.strategies if rep % 2 == 0 else args.strategies[::-1]:
                 res[strategy].append(measure(run, case, strategy))
-        sec = {k: statistics.median(v) for k, v in res.items()}
-        print(
-            f"{case:<11}{sec['separate']:>14.5f}{sec['one_wrapper']:>18.5f}"
-            f"{sec['separate'] / sec['one_wrapper']:>7.3f}  {os.getloadavg()[0]:.1f}"
-            f"  (runs: {', '.join(f'{k} ' + ' '.join(f'{x:.4f}' for x in v) for k, v in res.items())})",
-            flush=True,
-        )
+        load = f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}"
+        base = res["one_wrapper"]
+        print(f"{case:<11}{'one_wrapper':<20}{statistics.median(base):>14.5f}{'':>18}{'':>26}  {load}", flush=True)
+        for arm in others:
+            pairs = [a / b for a, b in zip(res[arm], base)]
+            print(
+                f"{case:<11}{arm:<20}{statistics.median(res[arm]):>14.5f}"
+                f"{statistics.median(res[arm]) / statistics.median(base):>18.3f}"
+                f"{f'{statistics.median(pairs):.3f} [{min(pairs):.3f}, {max(pairs):.3f}]':>26}  {load}",
+                flush=True,
+            )
+        print(f"  runs (s/it): " + "; ".join(f"{k} " + " ".join(f"{x:.4f}" for x in v) for k, v in res.items()), flush=True)
 
 
 if __name__ == "__main__":

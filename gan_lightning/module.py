@@ -30,7 +30,7 @@ from gan_lightning.losses import LossName, Objective, check_keyword_interface, g
 from gan_lightning.lr_schedule import linear_decay, training_progress
 from gan_lightning.networks.contract import check_network_contract
 from gan_lightning.networks.init import NetworkSetup, compile_networks, prepare_networks
-from gan_lightning.rng import collect_rng_states, offset_seed_by_rank, restore_rng_states
+from gan_lightning.rank_state import keep_for_resume, resume_rank_states, save_rank_states
 from gan_lightning.sampling import GeneratorSampling
 from gan_lightning.shape_check import check_networks_fit
 from gan_lightning.step_logging import EpochMeans, logs_this_batch
@@ -217,11 +217,12 @@ class GAN(GeneratorSampling, LightningModule):
 
     def on_train_start(self) -> None:
         self.finite_guard.reset()
-        offset_seed_by_rank(self.global_rank, self.trainer.world_size)  # ranks draw different z
+        # ranks draw different z; a resumed run continues each rank's saved stream and epoch sums
+        resume_rank_states(self, self.global_rank, self.trainer.world_size, self.epoch_means)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         self.finite_guard.check()  # never write a checkpoint after a NaN/inf loss
-        checkpoint["rng_states"] = collect_rng_states()  # a resumed run draws the same latents
+        save_rank_states(checkpoint, self.trainer.world_size, self.epoch_means)  # every rank's random states and epoch sums
         if self.data_mean is not None:  # `sample` / `evaluate` from the checkpoint map back too
             checkpoint["data_transform"] = (self.data_mean.cpu(), self.data_std.cpu())
 
@@ -229,12 +230,12 @@ class GAN(GeneratorSampling, LightningModule):
         self.finite_guard.check()  # a NaN/inf after the last logged batch still fails the fit
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Restore the data transform, and the random states when the Trainer resumes (not when
-        loading for sampling)."""
+        """Restore the data transform, and keep every rank's random states and epoch sums for
+        ``on_train_start`` when the Trainer resumes (not when loading for sampling)."""
         self.set_data_transform(checkpoint.get("data_transform"))
         self._ema_stats_at = None  # new EMA weights: recompute its BatchNorm statistics
-        if self._trainer is not None and "rng_states" in checkpoint:
-            restore_rng_states(checkpoint["rng_states"])
+        if self._trainer is not None:
+            keep_for_resume(self, checkpoint)  # restored at on_train_start, after the data loader is set up
 
 
 def add_terms(loss: Tensor, terms: nn.ModuleList, ctx: StepContext, prefix: str) -> tuple[Tensor, dict[str, Tensor]]:

@@ -6,6 +6,9 @@ logging a step's five values every batch costs more than a 2-D GAN's whole step
 loggers write, and sums the losses itself for one epoch-mean log per epoch.
 """
 
+from typing import Any
+
+import torch
 from lightning.pytorch import Trainer
 from torch import Tensor
 
@@ -26,7 +29,8 @@ def logs_this_batch(trainer: Trainer) -> bool:
 class EpochMeans:
     """Running sums of chosen per-batch values (on their device: no host sync per batch).
 
-    After a mid-epoch resume the means cover the batches since the resume.
+    Checkpoints keep the sums (``state_dict``), so a run resumed mid-epoch logs the means of the
+    whole epoch.
     """
 
     def __init__(self, names: tuple[str, ...] = ("loss_D", "loss_G")) -> None:
@@ -44,3 +48,12 @@ class EpochMeans:
         means = {f"{k}_epoch": total / count for k, (total, count) in self._sums.items()}
         self._sums.clear()
         return means
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sums so far, on the CPU (a checkpoint is a host sync anyway)."""
+        return {k: (total.detach().cpu() if isinstance(total, Tensor) else total, count)
+                for k, (total, count) in self._sums.items()}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        self._sums = {k: (total.to(device) if isinstance(total, Tensor) else total, count)
+                      for k, (total, count) in state.items()}

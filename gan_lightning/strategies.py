@@ -59,11 +59,14 @@ class SeparateDDPStrategy(DDPStrategy):
             through ``ddp_forward`` in its training step (``GAN`` does).
         sync_buffers: per name, whether rank 0's buffers are copied to the others before each
             wrapped forward (DDP's ``forward_sync_buffers``; ``broadcast_buffers`` before torch
-            2.14). Default: True for netG, whose BatchNorm running
-            statistics every rank's samples and EMA use (as under Lightning's ``ddp``); False
-            for netD, which runs only in training mode (batch statistics), so its running
-            statistics are never read during training and rank 0's, which the checkpoint keeps,
-            are the same either way; this saves one broadcast per D forward (3-4 per batch).
+            2.14). Default: False for both. netG and netD run in training mode in the
+            training step (batch statistics), so their running statistics are never read there;
+            rank 0's, which checkpoints keep, are the same either way; and the EMA G's are
+            recomputed from fixed latents before it samples. Each rank keeps its own running
+            statistics, as under Lightning's one-wrapper ``ddp`` with manual optimization (which
+            broadcasts no buffers after the first step). True for netG broadcasts them before
+            each G forward: one more blocking collective per batch, which was most of the
+            separate wrappers' extra step time on 2 CPU processes (docs/multi_gpu.md).
         **kwargs: DDPStrategy's arguments (``start_method``, ``timeout``, ...) and further
             ``DistributedDataParallel`` options (``gradient_as_bucket_view``, ``bucket_cap_mb``,
             ...). ``find_unused_parameters`` is refused: each wrapper uses all its parameters.
@@ -94,7 +97,7 @@ class SeparateDDPStrategy(DDPStrategy):
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         super().__init__(**kwargs)
         self.module_names = tuple(module_names)
-        self.sync_buffers = {"netG": True, "netD": False, **(sync_buffers or {})}
+        self.sync_buffers = {"netG": False, "netD": False, **(sync_buffers or {})}
 
     def configure_ddp(self) -> None:
         """Wrap each named network; the LightningModule itself stays unwrapped (``self.model``)."""

@@ -65,6 +65,49 @@ def strategy(name: str):
     return "ddp_find_unused_parameters_true"
 
 
+class RecordLosses(Callback):
+    """Each rank writes every batch's (epoch, batch index, loss_D, loss_G, real batch sum) at the end."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.rows = out, []
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: GAN, outputs, batch, batch_idx: int) -> None:
+        self.rows.append((trainer.current_epoch, batch_idx, outputs["loss_D"].item(), outputs["loss_G"].item(),
+                          batch[0].sum().item()))
+
+    def on_train_end(self, trainer: Trainer, pl_module: GAN) -> None:
+        torch.save(self.rows, self.out / f"rank{trainer.global_rank}_losses.pt")
+
+
+class CrashAtStep(Callback):
+    """Every rank dies at the start of the batch at global step (batch) ``step``, as a preempted job."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: GAN, batch, batch_idx: int) -> None:
+        if trainer.global_step == self.step:
+            raise RuntimeError("simulated crash")
+
+
+def fit_resume(out: Path, strategy_name: str = "separate", crash: int | None = None, ckpt: str | None = None) -> None:
+    """The 2-D toy (EMA G, R1, decaying rates) on 2 processes, 3 epochs of 12 batches per rank,
+    every batch logged, a checkpoint every 5 batches; dies at batch ``crash`` or resumes
+    from ``ckpt``."""
+    seed_everything(0)
+    adam = functools.partial(torch.optim.Adam, lr=1e-3)
+    model = GAN(MLPGenerator(latent_dim=2, out_shape=[2], hidden=[8]), MLPDiscriminator(in_shape=[2], hidden=[5, 3]),
+                optimizer_G=adam, optimizer_D=adam, ema_decay=0.9, d_terms=[terms.R1(1.0)], lr_decay_start=0.5)
+    callbacks = [ModelCheckpoint(dirpath=out / "ckpt", save_last=True, every_n_train_steps=5, save_top_k=-1),
+                 RecordLosses(out), SaveRankState(out)]
+    trainer = Trainer(
+        accelerator="cpu", devices=2, strategy=strategy(strategy_name), max_epochs=3,
+        logger=CSVLogger(out, name="run"), log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=callbacks + ([CrashAtStep(crash)] if crash is not None else []),
+    )
+    trainer.fit(model, GaussianDataModule(num_samples=2 * 8 * 12, batch_size=8), ckpt_path=ckpt)
+
+
 class PoisonRank(Callback):
     """Serves a NaN batch on one rank only (fills it in place before training_step)."""
 
@@ -133,5 +176,7 @@ if __name__ == "__main__":
         fit_digits(out, **args)
     elif kind == "nan":
         fit_nan(out, **args)
+    elif kind == "resume":
+        fit_resume(out, **args)
     else:
         raise SystemExit(f"unknown run kind {kind!r}")

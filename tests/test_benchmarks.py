@@ -51,4 +51,4 @@ def test_metrics_cost_times_an_epoch_and_each_metric_set():
     assert [line.split(":")[0].rsplit(", ", 1)[1] for line in lines] == ["fid", "fid+kid", "fid+kid+prdc+memorisation"]
     for line in lines:
         epoch, first, later = (float(x) for x in re.search(r"epoch ([\d.]+) s; first evaluation ([\d.]+) s.*each later one ([\d.]+) s", line).groups())
-        assert epoch > 0 and first > 0 and later > 0
+        assert epoch > 0 and first > 0 and later >= 0  # printed to 0.1 s: a cached evaluation of 200 samples may show 0.0

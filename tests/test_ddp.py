@@ -104,7 +104,7 @@ def test_separate_wrappers_train_like_one_wrapper(tmp_path, options):
         runs[name] = rank_states(tmp_path / name)
     new, old = runs["separate"][0], runs["unused"][0]
     assert new["wrapped"] == ["netD", "netG"] and old["wrapped"] == []
-    assert new["sync_buffers"] == {"netG": True, "netD": False}
+    assert new["sync_buffers"] == {"netG": False, "netD": False}
     assert new["step"] == old["step"] == 6  # batches
     assert new["state_dict"].keys() == old["state_dict"].keys()
     assert not any(".module." in k for k in new["state_dict"] if not k.startswith("netG_ema.")), "keys gained .module."
@@ -136,7 +136,7 @@ def test_cli_defaults_of_ddp_arguments_do_not_override_sync_buffers():
     strategy = SeparateDDPStrategy(broadcast_buffers=None, forward_sync_buffers=None, static_graph=False,
                                    find_unused_parameters=False, bucket_cap_mb=None, gradient_as_bucket_view=True)
     assert strategy._ddp_kwargs == {"static_graph": False, "gradient_as_bucket_view": True}
-    assert strategy.sync_buffers == {"netG": True, "netD": False}
+    assert strategy.sync_buffers == {"netG": False, "netD": False}
 
 
 # --- a NaN on one rank stops every rank ------------------------------------------------------

@@ -2,14 +2,18 @@
 
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
+from torchdata.stateful_dataloader import StatefulDataLoader
+
+from gan_lightning.data.resumable import resumable_loader
 
 
 class TensorDataModule(LightningDataModule):
     """Serves ``self.data`` (built by ``make_data``) in shuffled batches, as (data, label)
     batches when ``make_data`` also gives labels (``self.labels``; conditional GANs need them).
 
-    Lightning adds the DistributedSampler under DDP; nothing is decoded per batch.
+    The loader resumes mid-epoch in the same order (``gan_lightning.data.resumable``) and
+    splits the batches over the ranks under DDP; nothing is decoded per batch.
 
     Args:
         batch_size: samples per batch.
@@ -42,12 +46,6 @@ class TensorDataModule(LightningDataModule):
             made = self.make_data()
             self.data, self.labels = made if isinstance(made, tuple) else (made, None)
 
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(
-            TensorDataset(self.data) if self.labels is None else TensorDataset(self.data, self.labels),
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=self.drop_last,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+    def train_dataloader(self) -> StatefulDataLoader:
+        dataset = TensorDataset(self.data) if self.labels is None else TensorDataset(self.data, self.labels)
+        return resumable_loader(dataset, self.batch_size, self.drop_last, self.num_workers, self.trainer)

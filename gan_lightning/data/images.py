@@ -15,10 +15,13 @@ from pathlib import Path
 
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
+from torchdata.stateful_dataloader import StatefulDataLoader
 from torchvision import datasets, transforms
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.transforms import v2
+
+from gan_lightning.data.resumable import resumable_loader
 
 NO_DOWNLOAD_HINT = "The default experiment needs no download: gan-lightning fit --config configs/digits_dcgan.yaml"
 
@@ -38,7 +41,8 @@ class UInt8Images(Dataset):
 
 
 class ImageDataModule(LightningDataModule):
-    """Shared arguments and the DataLoader (Lightning adds the DistributedSampler under DDP).
+    """Shared arguments and the DataLoader, resumable mid-epoch in the same order and split over
+    the ranks under DDP (``gan_lightning.data.resumable``).
 
     Args:
         root: folder holding the data set.
@@ -64,15 +68,8 @@ class ImageDataModule(LightningDataModule):
         """(channels, image_size, image_size), known before any data is read."""
         return (self.channels, self.image_size, self.image_size)
 
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(
-            self.dataset,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=self.drop_last,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+    def train_dataloader(self) -> StatefulDataLoader:
+        return resumable_loader(self.dataset, self.batch_size, self.drop_last, self.num_workers, self.trainer)
 
 
 class TorchvisionInMemoryDataModule(ImageDataModule):
