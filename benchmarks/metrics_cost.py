@@ -1,6 +1,6 @@
 """The cost of one FID/KID evaluation as a fraction of one training epoch of the default experiment.
 
-Builds the default experiment from configs/digits_dcgan.yaml (32 px DCGAN on the 4,000 train digits
+Builds the default experiment from configs/digits_dcgan.yaml (32 px DCGAN on the 3,500 train digits
 of the shipped 5,000), times one training epoch, then times what ``MetricsCallback`` does at each evaluation:
 the first one (real features extracted, then cached) and every later one (fakes only), with the
 shipped digit classifier and 5k generated samples against the 1,000 test digits. Both timings run in this process, one after the other,

@@ -1,10 +1,10 @@
 """FID/KID, precision/recall/density/coverage and the memorisation ratio during training, logged
-under names that carry the protocol (``val/fid_digits_test1k_gen5k``: 5,000 generated digits
-against the 1,000 held-out test digits, digit-classifier features; see docs/metrics.md).
+under names that carry the protocol (``val/fid_digits_val500_gen5k``: 5,000 generated digits
+against the 500 held-out validation digits, digit-classifier features; see docs/metrics.md).
 
 Runs every ``every_n_epochs`` epochs (and/or every ``every_n_batches`` batches) and once more
 at the end of fit if the last batch was not evaluated. Values are logged with ``self.log``, so
-``ModelCheckpoint(monitor="val/fid_digits_test1k_gen5k", mode="min")`` keeps the best generator:
+``ModelCheckpoint(monitor="val/fid_digits_val500_gen5k", mode="min")`` keeps the best generator:
 GANs often get worse late in training. Under DDP every rank makes its slice of the fakes, the
 features are gathered, and every rank logs the same numbers. The protocol is saved in the
 callback's state (so in checkpoints) for ``gan-lightning evaluate`` to repeat.
