@@ -52,3 +52,25 @@ def test_metrics_cost_times_an_epoch_and_each_metric_set():
     for line in lines:
         epoch, first, later = (float(x) for x in re.search(r"epoch ([\d.]+) s; first evaluation ([\d.]+) s.*each later one ([\d.]+) s", line).groups())
         assert epoch > 0 and first > 0 and later >= 0  # printed to 0.1 s: a cached evaluation of 200 samples may show 0.0
+
+
+def test_ema_warmup_switches_the_warmup_off_for_seeds_runs(tmp_path):
+    """Two batches of the default with --no_warmup: the EMA update the module calls is the plain
+    one (warmup=False), and the run is scored as seeds.py scores it."""
+    import functools
+
+    from benchmarks import ema_warmup
+    from gan_lightning import ema, sampling
+
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        rows = ema_warmup.main(["--no_warmup", str(ROOT / "configs" / "digits_dcgan.yaml"), "--seeds", "1",
+                                "--trainer.max_steps", "2", "--num_samples", "200", "--out", str(tmp_path / "w.json"),
+                                "--cache_dir", str(tmp_path)])  # fmt: skip
+        assert isinstance(sampling.ema_update, functools.partial) and sampling.ema_update.keywords == {"warmup": False}
+        assert rows[0]["val/fid_digits_val200_gen200"] > 0
+    finally:
+        sampling.ema_update = ema.ema_update
+        torch.set_num_threads(threads)
