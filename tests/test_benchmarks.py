@@ -74,3 +74,11 @@ def test_ema_warmup_switches_the_warmup_off_for_seeds_runs(tmp_path):
     finally:
         sampling.ema_update = ema.ema_update
         torch.set_num_threads(threads)
+
+
+def test_real_floor_prints_each_reference_and_its_floor_is_near_zero():
+    out = run_script("real_floor.py")
+    rows = {line.split("|")[1].strip(): line.split("|")[2:4] for line in out.splitlines() if line.startswith("| ") and "---" not in line}
+    val_fid, test_fid = (float(cell) for cell in rows["fid"])
+    assert 0 <= test_fid < 1 and 0 <= val_fid < 1  # real vs real: near the floor (a generator's FID is > 1 until late)
+    assert 0.8 < float(rows["precision"][1]) <= 1 and 0.9 < float(rows["memorisation_of_held_out"][1]) < 1.1
