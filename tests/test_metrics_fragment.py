@@ -26,6 +26,7 @@ def callback(cli, cls: type):
     return found
 
 
+@pytest.mark.slow  # ~20 s on 2 free CPU cores: 5 batches of the default experiment and 3 evaluations
 def test_fragment_on_the_default_experiment_keeps_the_checkpoint_with_the_lowest_fid(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cli = cli_main([
