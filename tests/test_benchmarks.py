@@ -52,3 +52,12 @@ def test_metrics_cost_times_an_epoch_and_each_metric_set():
     for line in lines:
         epoch, first, later = (float(x) for x in re.search(r"epoch ([\d.]+) s; first evaluation ([\d.]+) s.*each later one ([\d.]+) s", line).groups())
         assert epoch > 0 and first > 0 and later >= 0  # printed to 0.1 s: a cached evaluation of 200 samples may show 0.0
+
+
+@pytest.mark.slow
+def test_metrics_fragment_cost_times_a_pair_of_fits_and_the_evaluations_inside():
+    out = run_script("metrics_fragment_cost.py", "--repeats", "1", "--max_steps", "3", "--num_samples", "100")
+    rows = re.findall(r"pair 0 (without|with)\s*: (\d+) batches, wall ([\d.]+) s, CPU [\d.]+ s, (\d+) evaluations ([\d.]+) s", out)
+    assert [(kind, int(batches), int(evals)) for kind, batches, _, evals, _ in rows] == [("without", 3, 0), ("with", 3, 1)]
+    assert float(rows[1][4]) > 0, "the evaluation at fit's end was timed"
+    assert re.search(r"with / without - 1 \(wall\), per pair: [+-][\d.]+%", out)
