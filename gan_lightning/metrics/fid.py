@@ -50,7 +50,7 @@ class InceptionExtractor(nn.Module):
     Args:
         weights_path: a local copy of torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth``
             (nothing is downloaded); None reads ``inception_cache_path()``, downloading it there first
-            if it is missing (``INCEPTION_WEIGHTS_URL``, 91 MB).
+            if it is missing (``INCEPTION_WEIGHTS_URL``).
     """
 
     num_features = 2048
