@@ -1,6 +1,6 @@
 """The cost of one FID/KID evaluation as a fraction of one training epoch of the default experiment.
 
-Builds the default experiment from configs/digits_dcgan.yaml (32 px DCGAN on the 4,000 train digits
+Builds the default experiment from configs/digits_dcgan.yaml (32 px DCGAN on the 3,500 train digits
 of the shipped 5,000), times one training epoch, then times what ``MetricsCallback`` does at each evaluation:
 the first one (real features extracted, then cached) and every later one (fakes only), with the
 shipped digit classifier and 5k generated samples against the 1,000 test digits. Both timings run in this process, one after the other,
@@ -54,8 +54,8 @@ def time_evaluations(cli: LightningCLI, evaluator: GANEvaluator) -> tuple[float,
 
 
 def report(label: str, epoch: float, first: float, later: float, values: dict) -> None:
-    print(f"{label}: epoch {epoch:.1f} s; first evaluation {first:.1f} s = {first / epoch:.2f} epoch; "
-          f"each later one {later:.1f} s = {later / epoch:.2f} epoch; {values}")
+    print(f"{label}: epoch {epoch:.1f} s; first evaluation {first:.3f} s = {first / epoch:.2f} epoch; "
+          f"each later one {later:.3f} s = {later / epoch:.2f} epoch; {values}")
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ def test_800_batches_give_precision_and_recall_an_untrained_generator_lacks(reco
     adam = lambda params: torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))  # noqa: E731
     gan = GAN(DCGANGenerator(64, 1, 32, 32), DCGANDiscriminator(1, 32, 32), optimizer_G=adam, optimizer_D=adam,
               network_setup=NetworkSetup(weight_init="dcgan"))  # the default experiment's model
-    datamodule = ShippedDigitsDataModule(image_size=32, batch_size=64)
+    datamodule = ShippedDigitsDataModule(image_size=32, batch_size=64, reference="test")  # 1,000 references
     evaluator = GANEvaluator(EvalProtocol(num_samples=1000, metrics=("prdc",)), cache_dir=None)
     data = eval_data(datamodule)
     untrained = evaluator.evaluate(gan, data)

@@ -17,26 +17,31 @@ from gan_lightning.networks import MLPDiscriminator
 def test_digits_split_is_balanced_disjoint_and_seeded():
     _, labels = load_shipped_digits()
     split = split_indices(labels)
-    train, test = split["train"], split["test"]
-    assert len(train) == 4000 and len(test) == 1000
-    assert torch.bincount(labels[train]).tolist() == [400] * 10
+    train, val, test = split["train"], split["val"], split["test"]
+    assert (len(train), len(val), len(test)) == (3500, 500, 1000)
+    assert torch.bincount(labels[train]).tolist() == [350] * 10
+    assert torch.bincount(labels[val]).tolist() == [50] * 10
     assert torch.bincount(labels[test]).tolist() == [100] * 10
-    assert not set(train.tolist()) & set(test.tolist())
+    assert not set(train.tolist()) & set(test.tolist()) and not set(val.tolist()) & (set(train.tolist()) | set(test.tolist()))
     assert torch.equal(split_indices(labels)["test"], test)  # the same indices every time
     assert test[:5].tolist() == [7, 11, 20, 24, 29]  # and the same as when the protocol was fixed
     assert not torch.equal(split_indices(labels, seed=1)["test"], test)
 
 
-def test_datamodule_trains_on_train_and_refers_to_test():
+def test_datamodule_trains_on_train_and_refers_to_val_or_test():
     dm = ShippedDigitsDataModule(image_size=28)
     dm.setup("fit")
-    assert dm.data.shape == (4000, 1, 28, 28)
-    data = eval_data(dm)
-    assert (data.reference_split, len(data.reference), data.train_split, len(data.train)) == ("test", 1000, "train", 4000)
+    assert dm.data.shape == (3500, 1, 28, 28)
+    data = eval_data(dm)  # choosing settings: the validation digits
+    assert (data.reference_split, len(data.reference), data.train_split, len(data.train)) == ("val", 500, "train", 3500)
+    data = eval_data(ShippedDigitsDataModule(image_size=28, reference="test"))  # reporting: the test digits
+    assert (data.reference_split, len(data.reference)) == ("test", 1000)
     everything = eval_data(ShippedDigitsDataModule(image_size=28, split="all"))
     assert everything.reference_split == "all" and everything.train is None and "no held-out" in everything.note
     with pytest.raises(ValueError, match="split must be"):
-        ShippedDigitsDataModule(split="val")
+        ShippedDigitsDataModule(split="validation")
+    with pytest.raises(ValueError, match="reference must be 'val'"):
+        ShippedDigitsDataModule(reference="train")
 
 
 def column(*values: float) -> Tensor:

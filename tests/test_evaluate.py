@@ -49,12 +49,12 @@ def test_evaluate_prints_the_protocol_against_the_test_split_and_writes_it_besid
     ).stdout
     line = out.strip().splitlines()[-1]
     result = json.loads(line)
-    assert result["data"] == "ShippedDigitsDataModule" and result["reference_split"] == "test"
+    assert result["data"] == "ShippedDigitsDataModule" and result["reference_split"] == "val"
     assert result["protocol"]["extractor"] == "digits" and result["protocol"]["num_samples"] == 300
-    names = [f"val/{m}_digits_test300_gen300" for m in ("fid", "kid", "precision", "recall", "density", "coverage")]
-    for name in [*names, "val/memorisation_digits_train4k_gen300"]:
+    names = [f"val/{m}_digits_val300_gen300" for m in ("fid", "kid", "precision", "recall", "density", "coverage")]
+    for name in [*names, "val/memorisation_digits_train3500_gen300"]:
         assert math.isfinite(result[name]), name
-    assert result["val/fid_digits_test300_gen300"] > 0 and result["val/memorisation_digits_train4k_gen300"] > 0
+    assert result["val/fid_digits_val300_gen300"] > 0 and result["val/memorisation_digits_train3500_gen300"] > 0
     assert json.loads(digits_ckpt.with_suffix(".metrics.json").read_text()) == result
     assert Image.open(png).size == (2 * (4 * 34 + 2),) * 2  # 8 pairs, 4 images a row, 32 px + 2 padding, x2
 

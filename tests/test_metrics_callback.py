@@ -29,7 +29,7 @@ def fit_fid(tmp_path, **trainer_kwargs) -> dict[str, float]:
     metrics = MetricsCallback(num_samples=601, metrics=["fid", "kid", "prdc"], cache_dir=str(tmp_path / "cache"),
                               batch_size=150, kid_subsets=5, kid_subset_size=100)
     trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, callbacks=[metrics], **trainer_kwargs)
-    trainer.fit(frozen_digit_gan(), ShippedDigitsDataModule(image_size=32, batch_size=16))
+    trainer.fit(frozen_digit_gan(), ShippedDigitsDataModule(image_size=32, batch_size=16, reference="test"))  # 1,000 real
     return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
 
 
@@ -45,7 +45,7 @@ def test_two_ddp_processes_give_the_fid_of_one(tmp_path):
 
 
 def test_model_checkpoint_keeps_the_generator_with_the_lowest_fid_seen(tmp_path):
-    name = "val/fid_digits_test300_gen300"
+    name = "val/fid_digits_val300_gen300"
     metrics = MetricsCallback(num_samples=300, metrics=["fid", "kid"], every_n_epochs=1, cache_dir=None,
                               kid_subsets=5, kid_subset_size=100)
     seen: list[float] = []
@@ -61,7 +61,7 @@ def test_model_checkpoint_keeps_the_generator_with_the_lowest_fid_seen(tmp_path)
     assert len(seen) == 4 and len(set(seen)) == 4  # one evaluation per epoch, fit's end not again
     assert best.best_model_score.item() == pytest.approx(min(seen), rel=1e-6)
     assert best.best_model_path.endswith(f"epoch={seen.index(min(seen))}.ckpt")
-    assert "val/kid_digits_test300_gen300" in trainer.callback_metrics
+    assert "val/kid_digits_val300_gen300" in trainer.callback_metrics
 
 
 def count_evaluations(callback: MetricsCallback) -> list[int]:
@@ -92,7 +92,7 @@ def test_schedule(schedule, expected):
               MLPDiscriminator(in_shape=[1, 32, 32], hidden=[8]))
     trainer.fit(gan, ShippedDigitsDataModule(image_size=32, batch_size=16))
     assert steps == expected
-    assert "val/fid_digits_test200_gen200" in trainer.callback_metrics
+    assert "val/fid_digits_val200_gen200" in trainer.callback_metrics
 
 
 def test_callback_fails_at_setup_on_data_it_cannot_take():

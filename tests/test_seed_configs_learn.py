@@ -68,7 +68,7 @@ def test_seed_config_learns_on_the_shipped_digits(case: str, tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     files, batches, overrides = CASES[case]
     seed = learning_seed(0)
-    args = ["fit", *[a for f in files for a in ("--config", str(CONFIGS / f))], *overrides, "--seed_everything", str(seed),
+    args = ["fit", *[a for f in files for a in ("--config", str(CONFIGS / f))], *overrides, "--seed_everything", str(seed), "--data.init_args.reference", "test",
             "--trainer.max_steps", str(batches), "--trainer.max_epochs", "-1", "--trainer.logger", "false",
             "--trainer.enable_checkpointing", "false", "--trainer.enable_progress_bar", "false",
             "--trainer.callbacks", '[{"class_path": "tests.test_seed_configs_learn.ScoreBeforeTraining"}]']  # fmt: skip

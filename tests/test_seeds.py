@@ -17,16 +17,16 @@ def test_seeds_on_digits_reports_the_protocol_per_seed(tmp_path, capsys):
     rows = seeds.main([str(ROOT / "configs" / "digits_dcgan.yaml"), "--seeds", "2", "--trainer.max_steps", "2",
                        "--track_every", "1", "--num_samples", "300", "--cache_dir", str(tmp_path / "cache"), "--out", str(out)])
     assert [r["seed"] for r in rows] == [0, 1]
-    assert rows[0]["val/fid_digits_test300_gen300"] != rows[1]["val/fid_digits_test300_gen300"]  # seeds differ
+    assert rows[0]["val/fid_digits_val300_gen300"] != rows[1]["val/fid_digits_val300_gen300"]  # seeds differ
     for row in rows:  # the rarest of 10 classes has at most a tenth; 300 untrained samples miss several
         assert 0 <= row["min_class_percent"] <= 10 and row["classes_under_5pct"] in range(1, 11)
         # FID tracked after batch 1 and at the end (batch 2): the end's is the final FID scored after fit
-        fid = row["val/fid_digits_test300_gen300"]
+        fid = row["val/fid_digits_val300_gen300"]
         assert row["best_fid_batch"] in (1, 2) and row["best_fid_seen"] <= fid
         assert row["final_over_best_fid"] == pytest.approx(fid / row["best_fid_seen"], rel=1e-5)
     table = capsys.readouterr().out
-    for name in ("val/fid_digits_test300_gen300", "val/recall_digits_test300_gen300",
-                 "val/memorisation_digits_train4k_gen300", "cpu_s", "wall_s"):
+    for name in ("val/fid_digits_val300_gen300", "val/recall_digits_val300_gen300",
+                 "val/memorisation_digits_train3500_gen300", "cpu_s", "wall_s"):
         assert f"| {name} | " in table and " ± " in table.split(f"| {name} | ")[1].splitlines()[0]
     saved = json.loads(out.read_text())
     assert saved["overrides"] == ["--trainer.max_steps", "2"] and saved["runs"] == rows

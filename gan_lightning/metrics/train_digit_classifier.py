@@ -1,7 +1,7 @@
 """Reproduce the shipped digit classifier: ``python -m gan_lightning.metrics.train_digit_classifier``.
 
-Trains ``DigitClassifier`` on the ``train`` split of the shipped digits (4,000, 400 per class;
-``gan_lightning.data.digits.split_indices``) at 32 px, with small random shifts so that it also
+Trains ``DigitClassifier`` on the ``train`` split of the shipped digits (3,500, 350 per class;
+``gan_lightning.data.digits.split_indices``; it never sees the ``val`` or ``test`` digits) at 32 px, with small random shifts so that it also
 judges slightly off-centre GAN digits, reports its accuracy on the ``test`` split (the 1,000
 held out, 100 per class, that GAN metrics use as reference), and writes
 ``gan_lightning/assets/digit_classifier.pt``. Seeded: the same command writes the same weights.
