@@ -97,9 +97,15 @@ class SendSignal(Callback):
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
 def test_sigterm_and_ctrl_c_leave_a_checkpoint_to_resume_from(tmp_path, monkeypatch, capsys, signal_name):
+    """Ctrl-C runs Python's own SIGINT handler (KeyboardInterrupt), installed here: a library that an
+    earlier test of the suite imported may have left another one."""
     monkeypatch.setenv("GAN_TEST_SIGNAL", signal_name)
-    with pytest.raises(SystemExit):
-        cli_fit(tmp_path, "--trainer.max_epochs", "2", "--trainer.callbacks+=tests.test_resume.SendSignal")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit):
+            cli_fit(tmp_path, "--trainer.max_epochs", "2", "--trainer.callbacks+=tests.test_resume.SendSignal")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     interrupted = tmp_path / "version_0" / "checkpoints" / "interrupted.ckpt"
     assert torch.load(interrupted, weights_only=True)["global_step"] == 8 + 3
     cli_fit(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", "last")
