@@ -9,10 +9,9 @@ import pytest
 import yaml
 
 from gan_lightning.cli import cli_main, main
+from tests.conftest import learning_seed
 
 GAUSSIAN2D = str(Path(__file__).parents[1] / "configs" / "gaussian2d.yaml")
-A = np.array([[1.0, 2.0], [-0.1, 0.5]])
-b = np.array([1.0, 2.0])
 
 
 def fit_args(tmp_path: Path, *extra: str) -> list[str]:
@@ -32,23 +31,41 @@ def fit_args(tmp_path: Path, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def gaussian_ckpt(tmp_path_factory) -> Path:
-    """The full gaussian2d experiment with the config's own seed, trained once for the tests below."""
+    """Two epochs of the gaussian2d experiment, trained once for the sampling tests below."""
     tmp = tmp_path_factory.mktemp("gaussian2d")
-    cli_main(fit_args(tmp))
+    cli_main(fit_args(tmp, "--trainer.max_epochs", "2"))
     ckpt = tmp / "version_0" / "checkpoints" / "last.ckpt"
     assert ckpt.is_file()
     return ckpt
 
 
 @pytest.mark.slow
-def test_gaussian2d_recovers_mean_and_covariance(gaussian_ckpt, tmp_path):
-    out = tmp_path / "samples.npy"
-    main(["sample", "--ckpt_path", str(gaussian_ckpt), "--num_samples", "5000", "--output", str(out)])
-    x = np.load(out)
-    assert x.shape == (5000, 2)
-    assert np.linalg.norm(x.mean(0) - b) < 0.1
-    target = A.T @ A
-    assert np.linalg.norm(np.cov(x.T) - target) / np.linalg.norm(target) < 0.10
+@pytest.mark.learning
+def test_gaussian2d_recovers_mean_and_covariance_on_two_of_three_seeds(tmp_path, record_learning):
+    """configs/gaussian2d.yaml as shipped, trained on 3 seeds (benchmarks/seeds.py: mean and
+    covariance of 5,000 samples): at least 2 meet both bounds (|mean - b| < 0.1, covariance
+    within 10% of AᵀA).
+
+    One run's end point is chaotic in the last bits of its floats: seed 9 ends 0.007 off b here
+    and 0.104 on another CPU. So the bound holds as a rate, not per seed. Measured with
+    `python benchmarks/seeds.py configs/gaussian2d.yaml --seeds 10 --threads 1` (and 2 threads,
+    and ATen's baseline kernels: the same numbers with 2 threads, other ones with the baseline):
+    10 of 10 meet both bounds on each path, the worst mean error 0.097 (docs/results.md); the
+    plain-PyTorch replica (benchmarks/gaussian2d_replica.py) 19 of 20. With a failure rate p
+    near 5% a run, 2 of 3 fails with probability about 3p² < 1%."""
+    from benchmarks import seeds
+
+    import torch
+
+    first = learning_seed(0)
+    threads = torch.get_num_threads()  # seeds.main sets its --threads for the whole process
+    rows = seeds.main([GAUSSIAN2D, "--seeds", "3", "--first_seed", str(first), "--threads", str(threads),
+                       "--out", str(tmp_path / "seeds.json")])  # fmt: skip
+    torch.set_num_threads(threads)
+    for row in rows:
+        record_learning(seed=row["seed"], mean_error=row["mean_error"], cov_error=row["cov_error"])
+    met = [row["mean_error"] < 0.1 and row["cov_error"] < 0.1 for row in rows]
+    assert sum(met) >= 2, [(round(r["mean_error"], 3), round(r["cov_error"], 3)) for r in rows]
 
 
 @pytest.mark.slow
