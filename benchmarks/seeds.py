@@ -14,7 +14,7 @@ the metrics its data supports:
   (``min_class_percent``) and the number of classes under 5%%, and, for a conditional GAN,
   the per-class accuracy (worst class and mean: samples asked for class K classified as K);
 - Stacked MNIST (``num_triplets``): modes covered and KL to uniform of the digit triplets
-  (docs/stacked_mnist.md; 25,600 samples unless ``--num_samples``), and, once, the same two
+  (docs/stacked_digits.md; 25,600 samples unless ``--num_samples``), and, once, the same two
   numbers for real stacked digits of the reference split at that count (the metric's floor);
   with ``--grids`` each run's 10 x 100 triplet histogram (seedN_histogram.png);
 - 2-D mixtures with ``modes``/``std`` (ring, grid): PacGAN's modes covered, high-quality %%

@@ -137,7 +137,7 @@ def evaluate_main(argv: list[str]) -> dict:
     if stacked:
         result.update(stacked_mnist_metrics(model, args, Path(args.ckpt_path)))
     if stacked and args.extractor is None:  # its FID would need Inception (3 channels): only when asked for
-        notes.append("Stacked MNIST is scored by modes and KL (docs/stacked_mnist.md); FID/KID/PRDC/memorisation "
+        notes.append("Stacked MNIST is scored by modes and KL (docs/stacked_digits.md); FID/KID/PRDC/memorisation "
                      "only with --extractor inception.")
     elif len(shape) != 3:
         notes.append(f"FID/KID/PRDC/memorisation left out: they need images and this data has samples of shape {shape}.")
