@@ -14,7 +14,8 @@ the metrics its data supports:
   (``min_class_percent``) and the number of classes under 5%%, and, for a conditional GAN,
   the per-class accuracy (worst class and mean: samples asked for class K classified as K);
 - Stacked MNIST (``num_triplets``): modes covered and KL to uniform of the digit triplets
-  (docs/stacked_digits.md; 25,600 samples unless ``--num_samples``), and, once, the same two
+  (docs/stacked_digits.md; the data's ``num_reference`` samples, 25,600 in Table 3's configs and
+  26,000 in Table 2's, unless ``--num_samples``), and, once, the same two
   numbers for real stacked digits of the reference split at that count (the metric's floor);
   with ``--grids`` each run's 10 x 100 triplet histogram (seedN_histogram.png);
 - 2-D mixtures with ``modes``/``std`` (ring, grid): PacGAN's modes covered, high-quality %%
@@ -87,7 +88,8 @@ def score(model: GAN, datamodule: object, seed: int, args: argparse.Namespace) -
     """The metrics the datamodule's data supports (see the module docstring)."""
     shape = tuple(datamodule.sample_shape)
     if getattr(datamodule, "num_triplets", None):
-        counts = generated_counts(model, load_digit_classifier(), args.num_samples or NUM_SAMPLES, seed)
+        num_samples = args.num_samples or getattr(datamodule, "num_reference", NUM_SAMPLES)  # Table 2: 26,000
+        counts = generated_counts(model, load_digit_classifier(), num_samples, seed)
         if args.grids:
             save_png(histogram_image(counts), Path(args.grids) / f"seed{seed}_histogram.png")
         stats = stacked_stats(counts)
@@ -149,14 +151,15 @@ def fid_curve(callbacks: list) -> dict[str, float]:
     return {"best_fid_seen": best[name], "best_fid_batch": best["batch"], "final_over_best_fid": history[-1][name] / best[name]}
 
 
-def real_stacked_stats(config: str, overrides: list[str], num_samples: int, cache_dir: str) -> dict[str, float]:
-    """Modes and KL of ``num_samples`` real stacked digits of the config's reference split: what a
+def real_stacked_stats(config: str, overrides: list[str], num_samples: int | None, cache_dir: str) -> dict[str, float]:
+    """Modes and KL of ``num_samples`` (default: the data's ``num_reference``) real stacked digits of the config's reference split: what a
     perfect G would score at that count (the datamodule built as the runs build it, not trained).
     Kept as JSON under ``cache_dir``, like the real features of the image metrics."""
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     cli = cli_main(["--config", config, *overrides, "--trainer.logger", "false", "--trainer.callbacks", "[]",
                     "--trainer.enable_checkpointing", "false"], run=False)  # fmt: skip
     dm = cli.datamodule
+    num_samples = num_samples or dm.num_reference
     dm.num_reference = max(dm.num_reference, num_samples)
     cache = Path(cache_dir).expanduser() / f"stacked_real_{dataset_key(dm)}_{dm.reference_split()}_{num_samples}.json"
     if cache.is_file():
@@ -185,7 +188,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--first_seed", type=int, default=0, help="seeds run from here")
     parser.add_argument("--parallel", type=int, default=1, help="runs at once, each in its own process")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: all cores / --parallel)")
-    parser.add_argument("--num_samples", type=int, help=f"generated images per evaluation (5000; Stacked MNIST {NUM_SAMPLES})")
+    parser.add_argument("--num_samples", type=int, help="generated images per evaluation (5000; Stacked MNIST: the data's num_reference, "
+                        f"{NUM_SAMPLES} in Table 3's configs)")
     parser.add_argument("--extractor", choices=["digits", "inception"], help="default: digits for 1 channel")
     parser.add_argument("--inception_weights_path", help="local Inception-v3 weights (no network needed)")
     parser.add_argument("--cache_dir", default="~/.cache/gan_lightning", help="where real features are cached")
@@ -211,7 +215,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             print(f"| {key} | {mean_se([r[key] for r in rows])} |")
     summary = {"config": args.config, "overrides": overrides, "threads": args.threads, "parallel": args.parallel, "runs": rows}
     if "stacked_modes" in rows[0]:
-        summary["real"] = real = real_stacked_stats(args.config, overrides, args.num_samples or NUM_SAMPLES, args.cache_dir)
+        summary["real"] = real = real_stacked_stats(args.config, overrides, args.num_samples, args.cache_dir)
         print(f"real stacked digits ({real['split']} split, {real['num_samples']} images): "
               f"{real['stacked_modes']} modes, KL {real['stacked_kl']:.3f}")
     out = Path(args.out)
