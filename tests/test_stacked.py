@@ -198,15 +198,28 @@ def test_the_unrolled_networks_have_the_papers_shapes():
 def test_real_stacked_digits_cover_all_modes_with_a_kl_near_zero(classifier):
     """At PacGAN's sample counts (25,600 for Table 3, 26,000 for Table 2), real stacked test digits
     (what a perfect G makes) cover all 1,000 triplets (each is expected ~26 times) with a KL near
-    its sampling floor, ~0.02. Items are a function of their index, so the 25,600 are the first
-    25,600 of the 26,000."""
-    images, truth = StackedDigitsDataModule(reference="test", num_reference=26_000).reference_dataset().all()
-    predicted = classify_triplets(images, classifier)
-    for n in (NUM_SAMPLES, 26_000):
-        stats = stacked_stats(triplet_counts(predicted[:n]))
-        assert stats.modes >= 990, n
-        assert stats.kl < 0.05, n
-    assert (predicted == truth).float().mean() > 0.85  # ~0.97^3 when the classifier reads each digit
+    its sampling floor, ~0.02: benchmarks/stacked_floor.py, the docs' floor table."""
+    from benchmarks.stacked_floor import floor
+
+    rows = floor("test", (NUM_SAMPLES, 26_000), classifier)
+    assert [r["num_samples"] for r in rows] == [NUM_SAMPLES, 26_000]
+    for r in rows:
+        assert r["modes"] >= 990 and r["kl"] < 0.05, r
+        assert r["true_modes"] == 1000 and r["true_kl"] < 0.03, r  # the draws alone: ~999 / (2 n)
+        assert r["triplet_accuracy"] > 0.85, r  # ~0.97^3 when the classifier reads each digit
+
+
+def test_the_table_prints_our_rows_beside_the_papers(tmp_path, capsys):
+    from benchmarks.stacked_table import main
+
+    runs = [{"seed": s, "stacked_modes": m, "stacked_kl": k, "cpu_s": 100.0} for s, m, k in ((0, 70, 5.0), (1, 90, 5.4))]
+    path = tmp_path / "dcgan.json"
+    path.write_text(json.dumps({"overrides": ["--trainer.max_steps", "5000"], "runs": runs}))
+    (line,) = main([f"quarter:DCGAN={path}"])[2:]
+    assert "| quarter | DCGAN | 5,000 (1%) | 2 | 80.0 ± 10.0 | 5.20 ± 0.20 | 70 / 5.00, 90 / 5.40 |" in line
+    assert line.endswith("| 78.5 ± 17.6 | 5.21 ± 0.19 |")
+    with pytest.raises(SystemExit, match="unknown row"):
+        main([f"quarter:GAN={path}"])
 
 
 class OneTripletGenerator(nn.Module):
