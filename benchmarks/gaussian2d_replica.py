@@ -55,7 +55,7 @@ def train(seed: int, args: argparse.Namespace) -> dict[str, float]:
                 nn.init.zeros_(w)
             else:
                 nn.init.normal_(w, 0, 0.02)
-    if args.spectral_norm:  # after the init, as model.spectral_norm does
+    if args.spectral_norm:  # after the init, as model.network_setup.spectral_norm does
         for layer in net_D:
             if isinstance(layer, nn.Linear):
                 nn.utils.parametrizations.spectral_norm(layer)
@@ -112,9 +112,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--init", choices=["normal", "default"], default="normal", help="N(0, 0.02) (the chapter, weight_init: dcgan) or PyTorch's (weight_init: default)")
     parser.add_argument("--beta1", type=float, default=0.9, help="Adam's beta1 for both (0.999 for beta2)")
     parser.add_argument("--reduction", choices=["sum", "mean"], default="sum")
-    parser.add_argument("--r1", type=float, default=0.0, help="R1 penalty weight, as model.r1_weight (0: off)")
+    parser.add_argument("--r1", type=float, default=0.0, help="R1 penalty weight, as an R1 term in model.d_terms (0: off)")
     parser.add_argument("--ema", type=float, help="sample from an EMA of G's weights with this decay, as model.ema_decay")
-    parser.add_argument("--spectral_norm", action="store_true", help="spectral norm on D's layers, as model.spectral_norm")
+    parser.add_argument("--spectral_norm", action="store_true", help="spectral norm on D's layers, as model.network_setup.spectral_norm")
     parser.add_argument("--data_seed", type=int, help="fixed points from this seed (default: drawn from the training seed)")
     parser.add_argument("--num_samples", type=int, default=1000)
     parser.add_argument("--batch_size", type=int, default=8)

@@ -1,4 +1,4 @@
-"""The GPU check of issue 18, prepared to run in one go when a GPU is lent (< 8 minutes on an H200).
+"""The GPU check, prepared to run in one go on a GPU (not run yet; its stage limits add up to 9.5 minutes).
 
 Stages, each a subprocess with its own time limit (a stage that fails or times out is reported
 and the next one runs; the limits add up to 9.5 minutes, the expected total is about 6):
