@@ -13,6 +13,11 @@ the metrics its data supports:
   for digits also the share of samples the shipped classifier puts in the rarest class
   (``min_class_percent``) and the number of classes under 5%%, and, for a conditional GAN,
   the per-class accuracy (worst class and mean: samples asked for class K classified as K);
+- Stacked MNIST (``num_triplets``): modes covered and KL to uniform of the digit triplets
+  (docs/stacked_digits.md; the data's ``num_reference`` samples, 25,600 in Table 3's configs and
+  26,000 in Table 2's, unless ``--num_samples``), and, once, the same two
+  numbers for real stacked digits of the reference split at that count (the metric's floor);
+  with ``--grids`` each run's 10 x 100 triplet histogram (seedN_histogram.png);
 - 2-D mixtures with ``modes``/``std`` (ring, grid): PacGAN's modes covered, high-quality %%
   and reverse KL on 2,500 points, as benchmarks/modes2d.py;
 - the 2-D Gaussian (``true_mean``/``true_covariance``): |mean - b| and |cov - AᵀA| / |AᵀA| on
@@ -48,9 +53,11 @@ from gan_lightning.callbacks.samples import SampleGrid
 from gan_lightning.cli import cli_main
 from gan_lightning.metrics.class_accuracy import class_accuracy
 from gan_lightning.metrics.classifier import class_histogram, load_digit_classifier
-from gan_lightning.metrics.evaluator import GANEvaluator, eval_data
+from gan_lightning.metrics.evaluator import GANEvaluator, dataset_key, eval_data
 from gan_lightning.metrics.modes import mode_stats
 from gan_lightning.metrics.protocol import EvalProtocol
+from gan_lightning.metrics.stacked import NUM_SAMPLES, classify_triplets, generated_counts, histogram_image
+from gan_lightning.metrics.stacked import stacked_stats, triplet_counts
 from gan_lightning.module import GAN
 from gan_lightning.visualize import save_png
 
@@ -80,16 +87,23 @@ def digit_class_stats(model: GAN, seed: int, n: int) -> dict[str, float]:
 def score(model: GAN, datamodule: object, seed: int, args: argparse.Namespace) -> dict[str, float]:
     """The metrics the datamodule's data supports (see the module docstring)."""
     shape = tuple(datamodule.sample_shape)
+    if getattr(datamodule, "num_triplets", None):
+        num_samples = args.num_samples or getattr(datamodule, "num_reference", NUM_SAMPLES)  # Table 2: 26,000
+        counts = generated_counts(model, load_digit_classifier(), num_samples, seed)
+        if args.grids:
+            save_png(histogram_image(counts), Path(args.grids) / f"seed{seed}_histogram.png")
+        stats = stacked_stats(counts)
+        return {"stacked_modes": stats.modes, "stacked_kl": stats.kl}
     if len(shape) == 3:
         extractor = args.extractor or ("digits" if shape[0] == 1 else "inception")
-        protocol = EvalProtocol(extractor, args.num_samples, inception_weights_path=args.inception_weights_path)
+        protocol = EvalProtocol(extractor, args.num_samples or 5000, inception_weights_path=args.inception_weights_path)
         evaluator = GANEvaluator(protocol, cache_dir=args.cache_dir)
         metrics = evaluator.evaluate(model, eval_data(datamodule))
         if args.score_test and getattr(datamodule, "reference", "test") != "test":  # the reported numbers too
             datamodule.reference = "test"
             metrics |= evaluator.evaluate(model, eval_data(datamodule))
         if extractor == "digits":
-            metrics |= digit_class_stats(model, seed, args.num_samples)
+            metrics |= digit_class_stats(model, seed, args.num_samples or 5000)
         return metrics
     if hasattr(datamodule, "modes") and hasattr(datamodule, "std"):
         samples = model.sample(2500, torch.Generator().manual_seed(seed)).flatten(1)
@@ -111,7 +125,7 @@ def run(config: str, overrides: list[str], seed: int, args: argparse.Namespace) 
     if args.track_every:
         callbacks.append({"class_path": "gan_lightning.callbacks.metrics.MetricsCallback", "init_args": {
             "metrics": ["fid"], "every_n_epochs": None, "every_n_batches": args.track_every,
-            "num_samples": args.num_samples, "cache_dir": args.cache_dir}})  # fmt: skip
+            "num_samples": args.num_samples or 5000, "cache_dir": args.cache_dir}})  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         cli_args = ["fit", "--config", config, *overrides, "--seed_everything", str(seed),
                     "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",
@@ -137,6 +151,27 @@ def fid_curve(callbacks: list) -> dict[str, float]:
     return {"best_fid_seen": best[name], "best_fid_batch": best["batch"], "final_over_best_fid": history[-1][name] / best[name]}
 
 
+def real_stacked_stats(config: str, overrides: list[str], num_samples: int | None, cache_dir: str) -> dict[str, float]:
+    """Modes and KL of ``num_samples`` (default: the data's ``num_reference``) real stacked digits of the config's reference split: what a
+    perfect G would score at that count (the datamodule built as the runs build it, not trained).
+    Kept as JSON under ``cache_dir``, like the real features of the image metrics."""
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+    cli = cli_main(["--config", config, *overrides, "--trainer.logger", "false", "--trainer.callbacks", "[]",
+                    "--trainer.enable_checkpointing", "false"], run=False)  # fmt: skip
+    dm = cli.datamodule
+    num_samples = num_samples or dm.num_reference
+    dm.num_reference = max(dm.num_reference, num_samples)
+    cache = Path(cache_dir).expanduser() / f"stacked_real_{dataset_key(dm)}_{dm.reference_split()}_{num_samples}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    images, _ = dm.reference_dataset().all()
+    stats = stacked_stats(triplet_counts(classify_triplets(images[:num_samples], load_digit_classifier())))
+    real = {"split": dm.reference_split(), "num_samples": num_samples, "stacked_modes": stats.modes, "stacked_kl": stats.kl}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(real) + "\n")
+    return real
+
+
 def mean_se(values: list[float]) -> str:
     mean = statistics.fmean(values)
     if len(values) < 2:
@@ -153,7 +188,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--first_seed", type=int, default=0, help="seeds run from here")
     parser.add_argument("--parallel", type=int, default=1, help="runs at once, each in its own process")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: all cores / --parallel)")
-    parser.add_argument("--num_samples", type=int, default=5000, help="generated images per evaluation")
+    parser.add_argument("--num_samples", type=int, help="generated images per evaluation (5000; Stacked MNIST: the data's num_reference, "
+                        f"{NUM_SAMPLES} in Table 3's configs)")
     parser.add_argument("--extractor", choices=["digits", "inception"], help="default: digits for 1 channel")
     parser.add_argument("--inception_weights_path", help="local Inception-v3 weights (no network needed)")
     parser.add_argument("--cache_dir", default="~/.cache/gan_lightning", help="where real features are cached")
@@ -177,10 +213,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for key in rows[0]:
         if key != "seed" and not isinstance(rows[0][key], list):
             print(f"| {key} | {mean_se([r[key] for r in rows])} |")
+    summary = {"config": args.config, "overrides": overrides, "threads": args.threads, "parallel": args.parallel, "runs": rows}
+    if "stacked_modes" in rows[0]:
+        summary["real"] = real = real_stacked_stats(args.config, overrides, args.num_samples, args.cache_dir)
+        print(f"real stacked digits ({real['split']} split, {real['num_samples']} images): "
+              f"{real['stacked_modes']} modes, KL {real['stacked_kl']:.3f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"config": args.config, "overrides": overrides, "threads": args.threads,
-                               "parallel": args.parallel, "runs": rows}, indent=1) + "\n")
+    out.write_text(json.dumps(summary, indent=1) + "\n")
     print(f"wrote {out}")
     return rows
 

@@ -9,6 +9,7 @@ from gan_lightning.data.images import (
     ImageFolderDataModule,
     MNISTDataModule,
 )
+from gan_lightning.data.stacked import StackedDigitsDataModule
 from gan_lightning.data.toy import GaussianDataModule, GridDataModule, MixtureDataModule, RingDataModule
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "MixtureDataModule",
     "RingDataModule",
     "ShippedDigitsDataModule",
+    "StackedDigitsDataModule",
     "TensorDataModule",
     "load_shipped_digits",
 ]

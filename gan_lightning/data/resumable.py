@@ -51,12 +51,15 @@ class EpochSampler(StatefulDistributedSampler):
 
 
 def resumable_loader(
-    dataset: Dataset, batch_size: int, drop_last: bool, num_workers: int, trainer: Any = None
+    dataset: Dataset, batch_size: int, drop_last: bool, num_workers: int, trainer: Any = None,
+    sampler_class: type[EpochSampler] = EpochSampler,
 ) -> StatefulDataLoader:
-    """Shuffled batches of ``dataset`` for this rank, resumable mid-epoch (see the module doc)."""
+    """Shuffled batches of ``dataset`` for this rank, resumable mid-epoch (see the module doc).
+    ``sampler_class``: an ``EpochSampler`` subclass that maps the indices it serves (the stacked
+    digits' draws new items every epoch through it)."""
     num_replicas, rank = replicas(trainer)
     seed = data_seed()
-    sampler = EpochSampler(dataset, trainer, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+    sampler = sampler_class(dataset, trainer, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
     return StatefulDataLoader(
         dataset,
         batch_size=batch_size,

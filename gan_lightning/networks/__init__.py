@@ -5,6 +5,7 @@ from gan_lightning.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.networks.energy import AutoencoderEnergy
 from gan_lightning.networks.mlp import MLPDiscriminator, MLPGenerator
 from gan_lightning.networks.resnet import ResNetDiscriminator, ResNetGenerator
+from gan_lightning.networks.unrolled_mnist import UnrolledMNISTDiscriminator, UnrolledMNISTGenerator
 
 __all__ = [
     "AutoencoderEnergy",
@@ -14,4 +15,6 @@ __all__ = [
     "MLPGenerator",
     "ResNetDiscriminator",
     "ResNetGenerator",
+    "UnrolledMNISTDiscriminator",
+    "UnrolledMNISTGenerator",
 ]
