@@ -3,6 +3,7 @@
 
 from gan_lightning.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.networks.energy import AutoencoderEnergy
+from gan_lightning.networks.maxout import MaxoutDiscriminator
 from gan_lightning.networks.mlp import MLPDiscriminator, MLPGenerator
 from gan_lightning.networks.resnet import ResNetDiscriminator, ResNetGenerator
 
@@ -11,6 +12,7 @@ __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
     "MLPDiscriminator",
+    "MaxoutDiscriminator",
     "MLPGenerator",
     "ResNetDiscriminator",
     "ResNetGenerator",
