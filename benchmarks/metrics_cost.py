@@ -54,8 +54,8 @@ def time_evaluations(cli: LightningCLI, evaluator: GANEvaluator) -> tuple[float,
 
 
 def report(label: str, epoch: float, first: float, later: float, values: dict) -> None:
-    print(f"{label}: epoch {epoch:.1f} s; first evaluation {first:.1f} s = {first / epoch:.2f} epoch; "
-          f"each later one {later:.1f} s = {later / epoch:.2f} epoch; {values}")
+    print(f"{label}: epoch {epoch:.1f} s; first evaluation {first:.3f} s = {first / epoch:.2f} epoch; "
+          f"each later one {later:.3f} s = {later / epoch:.2f} epoch; {values}")
 
 
 def main() -> None:

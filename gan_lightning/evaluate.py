@@ -2,8 +2,10 @@
 
 The data and the protocol are rebuilt from the checkpoint: the datamodule from the config the
 CLI stored in it, the protocol (``EvalProtocol``: extractor, sample count, metrics, seed) from
-the MetricsCallback's saved state when the run had one, else the defaults with the digit
-classifier for 1-channel images and Inception for colour; command-line options override it.
+the MetricsCallback's saved state when the run had one, else the defaults with the data's
+extractor (``default_extractor``: the digit classifier for 1-channel digits, Inception-v3 for
+colour and FashionMNIST); command-line options override it. Inception needs its weights file:
+downloaded once into torch's hub cache, or given with ``--inception_weights_path`` (offline).
 Generated samples are compared with the datamodule's held-out split (the shipped digits'
 ``test``) when it has one. Metrics the data cannot support (of 2-D points, say) are left out
 with a note. ``--nn_png`` also draws each of a few samples beside its nearest training image.
@@ -20,7 +22,9 @@ from lightning.pytorch import LightningDataModule
 from PIL import Image
 
 from gan_lightning.checkpoint import load_gan, read_checkpoint
-from gan_lightning.metrics.evaluator import DEFAULT_CACHE_DIR, EvalData, GANEvaluator, eval_data, seeded_subset
+from gan_lightning.metrics.evaluator import (
+    DEFAULT_CACHE_DIR, EvalData, GANEvaluator, default_extractor, eval_data, seeded_subset,
+)
 from gan_lightning.metrics.protocol import METRICS, EvalProtocol
 from gan_lightning.module import GAN
 from gan_lightning.visualize import image_grid
@@ -59,7 +63,11 @@ def parse_args(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Names
     parser.add_argument("--num_samples", type=int, help="generated samples (default: the run's, else 5000)")
     parser.add_argument("--metrics", help=f"comma-separated subset of {','.join(METRICS)} (default: the run's, else all)")
     parser.add_argument("--extractor", choices=["digits", "inception"], help="default: the run's, else by channels")
-    parser.add_argument("--inception_weights_path", help="local Inception-v3 weights (no network needed)")
+    parser.add_argument(
+        "--inception_weights_path",
+        help="a local copy of torch-fidelity's weights-inception-2015-12-05-6726825d.pth: nothing is downloaded "
+        "(docs/real_data.md says where to get it)",
+    )
     parser.add_argument("--batch_size", type=int, default=500, help="images per generator / extractor call")
     parser.add_argument("--cache_dir", default=DEFAULT_CACHE_DIR, help="where real features are cached")
     parser.add_argument("--seed", type=int, help="seed of latents, real subsets and KID subsets (default: the run's, else 0)")
@@ -105,7 +113,7 @@ def evaluate_main(argv: list[str]) -> dict:
         parser.exit(2, f"gan-lightning evaluate: error: {err}\n")
     shape = tuple(datamodule.sample_shape)
     saved = saved_protocol(ckpt)
-    extractor = args.extractor or saved.get("extractor") or ("digits" if shape[:1] == (1,) else "inception")
+    extractor = args.extractor or saved.get("extractor") or default_extractor(datamodule)
     result: dict = {"ckpt_path": str(args.ckpt_path), "global_step": ckpt.get("global_step"), "data": type(datamodule).__name__}
     notes: list[str] = []
     if len(shape) != 3:

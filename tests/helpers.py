@@ -1,5 +1,8 @@
 """Small builders shared by the tests."""
 
+from pathlib import Path
+
+import pytest
 import torch
 from lightning.pytorch import Trainer
 
@@ -59,3 +62,19 @@ class ShiftedGLossGAN(GAN):
     def g_loss(self, ctx: StepContext) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         loss, values = super().g_loss(ctx)
         return loss + 100.0, values
+
+
+def write_random_inception_weights(path: Path, seed: int = 0) -> Path:
+    """torch-fidelity's Inception-v3 with seeded random weights, saved where a weights file goes: the
+    file format ``inception_weights_path`` and torch's hub cache expect (the real weights cannot be
+    downloaded here)."""
+    import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tf_inception, "load_state_dict_from_url", lambda *a, **k: {})
+        patch.setattr(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
+        torch.manual_seed(seed)
+        net = tf_inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), path)
+    return path

@@ -115,7 +115,7 @@ def test_separate_wrappers_train_like_one_wrapper(tmp_path, options):
     for key in new["state_dict"]:  # parameters agree across ranks (running statistics are per rank)
         if "running" not in key and "num_batches" not in key:
             assert torch.equal(new["state_dict"][key], runs["separate"][1]["state_dict"][key]), key
-    fid_new, fid_old = new["metrics"]["val/fid_digits_test64_gen64"], old["metrics"]["val/fid_digits_test64_gen64"]
+    fid_new, fid_old = new["metrics"]["val/fid_digits_val64_gen64"], old["metrics"]["val/fid_digits_val64_gen64"]
     assert math.isfinite(fid_new) and abs(fid_new - fid_old) <= 1e-4 * fid_old
     ckpts = sorted(p.name for p in (tmp_path / "separate/run/version_0/checkpoints").iterdir())
     assert ckpts == ["epoch=0-step=6.ckpt", "last.ckpt"]

@@ -18,6 +18,7 @@ from gan_lightning.data import (
 from gan_lightning.module import GAN
 from gan_lightning.networks import AutoencoderEnergy, DCGANDiscriminator, DCGANGenerator
 from tests.helpers import RandomDataModule, quiet_trainer
+from tests.ondisk import cifar_files_exist, write_cifar10, write_idx_mnist
 
 
 def first_batch(datamodule) -> torch.Tensor:
@@ -43,18 +44,6 @@ def write_pngs(folder: Path, n: int, size: tuple[int, int] = (40, 30)) -> None:
         Image.fromarray(pixels).save(folder / f"{i}.png")
 
 
-def write_idx_mnist(raw: Path, n: int = 10) -> None:
-    """A fake MNIST in torchvision's on-disk format: big-endian idx files, train and test."""
-    raw.mkdir(parents=True)
-    images = np.zeros((n, 28, 28), dtype=np.uint8)
-    images[:, 10:18, 10:18] = 255
-    for prefix in ("train", "t10k"):
-        header = np.array([2051, n, 28, 28], dtype=">i4").tobytes()
-        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(header + images.tobytes())
-        labels = np.arange(n, dtype=np.uint8) % 10
-        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(np.array([2049, n], dtype=">i4").tobytes() + labels.tobytes())
-
-
 # --- datamodules -----------------------------------------------------------------------------
 @pytest.mark.parametrize("channels", [1, 3])
 def test_image_folder_batches(tmp_path, channels):
@@ -72,6 +61,16 @@ def test_mnist_format_batches_in_memory(tmp_path, cls):
     x = first_batch(dm)
     assert_images(x, (5, 1, 32, 32))
     assert dm.dataset.images.dtype == torch.uint8, "held in memory as uint8"
+
+
+def test_cifar10_format_batches_in_memory(tmp_path, monkeypatch):
+    import torchvision.datasets.cifar
+
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", cifar_files_exist)  # MD5s of the real files
+    write_cifar10(tmp_path, per_batch=2, n_test=3)
+    dm = CIFAR10DataModule(str(tmp_path), image_size=32, batch_size=4)
+    assert_images(first_batch(dm), (4, 3, 32, 32))
+    assert len(dm.dataset) == 10 and len(dm.reference_dataset()) == 3, "five training batches; the test batch"
 
 
 def test_celeba_reads_the_tutorial_layout(tmp_path):

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from gan_lightning.data.digits import load_shipped_digits
 from gan_lightning.metrics.fid import InceptionExtractor, fid_kid
+from tests.helpers import write_random_inception_weights
 
 
 class UInt8RGB(Dataset):
@@ -33,16 +34,7 @@ class UInt8RGB(Dataset):
 @pytest.fixture(scope="module")
 def random_inception_weights(tmp_path_factory) -> str:
     """torch-fidelity's Inception-v3 with seeded random weights, saved as a weights file."""
-    import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tf_inception, "load_state_dict_from_url", lambda *a, **k: {})
-        patch.setattr(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
-        torch.manual_seed(0)
-        net = tf_inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    path = tmp_path_factory.mktemp("inception") / "random_inception.pth"
-    torch.save(net.state_dict(), path)
-    return str(path)
+    return str(write_random_inception_weights(tmp_path_factory.mktemp("inception") / "random_inception.pth"))
 
 
 @pytest.mark.slow  # ~30 s on 2 free CPU cores: 32 Inception forward passes at 299 px

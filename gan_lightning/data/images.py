@@ -163,6 +163,7 @@ class FashionMNISTDataModule(TorchvisionInMemoryDataModule):
     channels = 1
     dataset_class = datasets.FashionMNIST
     folder = "FashionMNIST/raw"
+    eval_extractor = "inception"  # the shipped digit classifier never saw clothes
 
 
 class CIFAR10DataModule(TorchvisionInMemoryDataModule):

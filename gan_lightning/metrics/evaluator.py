@@ -28,7 +28,7 @@ from gan_lightning.conditioning import balanced_labels
 from gan_lightning.metrics.classifier import DIGIT_CLASSIFIER_PATH
 from gan_lightning.metrics.fid import build_extractor, fid_kid
 from gan_lightning.metrics.prdc import density_coverage, memorisation_ratio, precision_recall
-from gan_lightning.metrics.protocol import PRDC_KEYS, EvalProtocol, count_label, metric_name
+from gan_lightning.metrics.protocol import PRDC_KEYS, EvalProtocol, ExtractorName, count_label, metric_name
 from gan_lightning.module import GAN
 
 DEFAULT_CACHE_DIR = "~/.cache/gan_lightning"
@@ -81,6 +81,16 @@ def eval_data(datamodule: object) -> EvalData:
         split = "train"
         note = f"{type(datamodule).__name__} has no held-out split: the reference is the training data."
     return EvalData(key, train, split, None, split, note + " Memorisation is left out and FID/KID/PRDC cannot detect copying.")
+
+
+def default_extractor(datamodule: object) -> ExtractorName:
+    """The extractor for this data when none is chosen: the datamodule's ``eval_extractor`` when it
+    names one (FashionMNIST: Inception, the digit classifier never saw clothes), else the digit
+    classifier for 1-channel images and Inception-v3 for colour."""
+    chosen = getattr(datamodule, "eval_extractor", None)
+    if chosen is not None:
+        return chosen
+    return "digits" if tuple(datamodule.sample_shape)[:1] == (1,) else "inception"
 
 
 def seeded_subset(size: int, n: int, seed: int) -> Tensor:
@@ -167,27 +177,40 @@ class GANEvaluator:
         labels = None if gan.num_classes is None else balanced_labels(n, gan.num_classes)[rank::world_size]
         return gather_rows(self.extract(gan.generate(z, self.batch_size, labels)), n, world_size).cpu()
 
+    def metric_names(self, data: EvalData) -> dict[str, str]:
+        """The name each value of ``evaluate(gan, data)`` is logged under ({"fid":
+        "val/fid_digits_val500_gen5k", "precision": ..., ...}), known before anything is generated:
+        what a ModelCheckpoint ``monitor`` or a sweep's metric must say."""
+        p = self.protocol
+        n_real, n_fake = min(p.num_samples, len(data.reference)), p.num_samples
+        n_prdc = min(n_real, n_fake)  # k-NN radii depend on the sample count: equal counts, as in both papers
+        counts: dict[str, tuple[str, int, int]] = {}
+        if "fid" in p.metrics:
+            counts["fid"] = (data.reference_split, n_real, n_fake)
+        if "kid" in p.metrics:
+            counts.update({k: (data.reference_split, n_real, n_fake) for k in ("kid", "kid_std")})
+        if "prdc" in p.metrics:
+            counts.update({k: (data.reference_split, n_prdc, n_prdc) for k in PRDC_KEYS})
+        if "memorisation" in p.metrics and data.train is not None:
+            counts["memorisation"] = (data.train_split, min(p.num_train, len(data.train)), n_fake)
+        return {k: metric_name(k, p.extractor, split, n_r, n_f) for k, (split, n_r, n_f) in counts.items()}
+
     def evaluate(self, gan: GAN, data: EvalData, rank: int = 0, world_size: int = 1) -> dict[str, float]:
         """{metric name: value}, the same on every rank. Under DDP every rank must call this."""
         p = self.protocol
         self.extractor.to(gan.device)
         real = self.real_features(data.reference, data.key, data.reference_split, p.num_samples)
         fake = self.fake_features(gan, rank, world_size)
-        n_real, n_fake = len(real), len(fake)
-        out: dict[str, float] = {}
-
-        def put(values: dict[str, float], num_real: int, num_fake: int, split: str = data.reference_split) -> None:
-            out.update({metric_name(k, p.extractor, split, num_real, num_fake): v for k, v in values.items()})
-
+        values: dict[str, float] = {}
         if "fid" in p.metrics or "kid" in p.metrics:
             wanted = tuple(m for m in ("fid", "kid") if m in p.metrics)
-            put(fid_kid(real, fake, wanted, p.kid_subsets, p.kid_subset_size, p.seed), n_real, n_fake)
-        if "prdc" in p.metrics:  # k-NN radii depend on the sample count: equal counts, as in both papers
-            n = min(n_real, n_fake)
-            values = {**precision_recall(real[:n], fake[:n], p.precision_recall_k),
-                      **density_coverage(real[:n], fake[:n], p.density_coverage_k)}
-            put({k: values[k] for k in PRDC_KEYS}, n, n)
+            values.update(fid_kid(real, fake, wanted, p.kid_subsets, p.kid_subset_size, p.seed))
+        if "prdc" in p.metrics:
+            n = min(len(real), len(fake))
+            prdc = {**precision_recall(real[:n], fake[:n], p.precision_recall_k),
+                    **density_coverage(real[:n], fake[:n], p.density_coverage_k)}
+            values.update({k: prdc[k] for k in PRDC_KEYS})
         if "memorisation" in p.metrics and data.train is not None:
-            train = self.train_features(data)
-            put({"memorisation": memorisation_ratio(fake, train, real)}, len(train), n_fake, data.train_split)
-        return out
+            values["memorisation"] = memorisation_ratio(fake, self.train_features(data), real)
+        names = self.metric_names(data)
+        return {names[k]: v for k, v in values.items()}

@@ -22,6 +22,7 @@ Extractors (the name goes into the logged metric name, e.g. ``val/fid_digits_tes
 import math
 import urllib.error
 import warnings
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -32,12 +33,24 @@ from gan_lightning.metrics.classifier import load_digit_classifier
 from gan_lightning.metrics.protocol import ExtractorName
 
 
+INCEPTION_WEIGHTS_URL = (  # torch-fidelity's URL_INCEPTION_V3, which torchmetrics loads through it
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
+)
+
+
+def inception_cache_path() -> Path:
+    """Where the weights are looked for, and downloaded to, when no path is given: torch's hub cache
+    (``$TORCH_HOME/hub/checkpoints/``, by default ``~/.cache/torch/hub/checkpoints/``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_URL.rsplit("/", 1)[1]
+
+
 class InceptionExtractor(nn.Module):
     """torchmetrics' Inception-v3 pool features of data-space images in [-1, 1].
 
     Args:
-        weights_path: a local copy of torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth``;
-            None downloads it (once, into the torch hub cache).
+        weights_path: a local copy of torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth``
+            (nothing is downloaded); None reads ``inception_cache_path()``, downloading it there first
+            if it is missing (``INCEPTION_WEIGHTS_URL``).
     """
 
     num_features = 2048
@@ -50,12 +63,13 @@ class InceptionExtractor(nn.Module):
                 feature_extractor_weights_path=weights_path, antialias=True,
             )
         except (urllib.error.URLError, OSError, RuntimeError) as err:
-            where = f"from {weights_path}" if weights_path else "(downloaded from GitHub by torch-fidelity)"
+            where = f"from {weights_path}" if weights_path else f"(downloaded from {INCEPTION_WEIGHTS_URL})"
             raise RuntimeError(
                 f"Could not load the Inception-v3 weights {where}: {type(err).__name__}: {err}. "
-                "Without network, use the offline extractor: extractor='digits' (the shipped digit "
-                "classifier, for 1-channel digits), or copy weights-inception-2015-12-05-6726825d.pth "
-                "to this machine and pass inception_weights_path."
+                "Without network: for 1-channel digits, extractor='digits' needs no file; for Inception, "
+                f"download the file on a machine with network and copy it to {inception_cache_path()} "
+                "(read from there, no download) or anywhere and pass inception_weights_path "
+                "(--inception_weights_path, --trainer.callbacks.inception_weights_path). See docs/real_data.md."
             ) from None
 
     @staticmethod
