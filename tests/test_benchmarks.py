@@ -3,6 +3,7 @@
 (seeds.py, gaussian2d_replica.py and gpu_check.py have their own test files.)
 """
 
+import json
 import os
 import re
 import subprocess
@@ -38,10 +39,42 @@ def test_step_overhead_builds_every_case_with_the_data_shape_and_prints_a_ratio_
 @pytest.mark.slow
 def test_modes2d_trains_each_variant_and_prints_its_row():
     out = run_script("modes2d.py", "--data", "ring", "--variants", "plain", "pack2", "--seeds", "1", "--max_batches", "10")
-    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ring8 |")]
-    assert [r[1].strip() for r in rows] == ["plain", "pack2"]
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| project | ring |")]
+    assert [r[2].strip() for r in rows] == ["plain", "pack2"]
     for row in rows:
-        assert 0 <= float(row[4]) <= 8  # modes covered of the ring's 8
+        assert 0 <= float(row[5]) <= 8  # modes covered of the ring's 8
+        assert row[5].strip() != "-" and row[8].strip() != "-"  # the raw and the EMA G are scored
+    assert [r[11].strip() for r in rows] == ["6.3 ± 0.5", "7.9 ± 0.1"]  # PacGAN's GAN and PacGAN2 beside them
+
+
+@pytest.mark.slow
+def test_modes2d_runs_pacgans_and_wgan_gps_settings_with_trajectories_and_reprints_saved_runs(tmp_path):
+    """PacGAN's setting packs as PacGAN's code (batch 100 m), WGAN-GP's toy setting runs on its own and on
+    PacGAN's data; --score_every records the raw G along the way; --out / --tables give the same table."""
+    saved = tmp_path / "runs.jsonl"
+    out = run_script("modes2d.py", "--setting", "pacgan", "--data", "grid", "--variants", "gan", "pacgan3", "--seeds", "1",
+                     "--max_batches", "4", "--score_every", "2", "--out", str(saved))  # fmt: skip
+    cells = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| pacgan |")]
+    rows = {r[2].strip(): r for r in cells if len(r) == 15}  # the table; then the trajectories
+    assert rows["gan"][4].strip() == "4 (0.001%)" and rows["pacgan3"][4].strip() == "4 (0.001%)"  # of 400,000
+    assert rows["gan"][8].strip() == "-"  # PacGAN keeps no EMA G
+    assert rows["pacgan3"][11:14] == [" 24.6 ± 0.4 ", " 94.2 ± 0.4 ", " 0.06 ± 0.02 "]
+    trajectory = [r for r in cells if len(r) == 8]
+    assert [r[4].strip() for r in trajectory] == ["2", "4", "2", "4"]
+    runs = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert [(r["variant"], r["time"]["batches"]) for r in runs] == [("gan", 4), ("pacgan3", 4)]
+    assert [p["batches"] for p in runs[1]["trajectory"]] == [2, 4]
+    assert runs[1]["trajectory"][-1]["modes_covered"] == runs[1]["raw"]["modes_covered"]  # the same G, the same points
+    reprinted = run_script("modes2d.py", "--tables", str(saved))
+    assert [line for line in reprinted.splitlines() if line.startswith("| pacgan")] == [
+        line for line in out.splitlines() if line.startswith("| pacgan")]
+
+    out = run_script("modes2d.py", "--setting", "wgan_toy", "--variants", "own", "pacgan_data", "--seeds", "1", "--max_batches", "5")
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| wgan_toy")]
+    assert [(r[1].strip(), r[2].strip(), r[4].strip()) for r in rows] == [
+        ("ring", "own", "5 (0.001%)"), ("ring", "pacgan_data", "5 (0.001%)"),
+        ("grid", "own", "5 (0.001%)"), ("grid", "pacgan_data", "5 (0.001%)")]  # fmt: skip
+    assert all(0 <= float(r[5]) <= (8 if r[1].strip() == "ring" else 25) for r in rows)
 
 
 @pytest.mark.slow

@@ -63,13 +63,18 @@ class MixtureDataModule(TensorDataModule):
     back through ``data_transform`` (the mean and standard deviation), which it keeps in its
     checkpoints.
 
+    ``divide_by`` is another data set, not a way of serving one: modes, std and points are all
+    divided by it (WGAN-GP's toy script divides its 8 Gaussians by 1.414 and its 25 by 2.828), so
+    the mode metrics, at ``std``, are taken on the divided data.
+
     Args:
-        modes: (K, 2) mode centres.
-        std: standard deviation of every mode (also the scale of the mode metrics).
+        modes: (K, 2) mode centres (before ``divide_by``).
+        std: standard deviation of every mode (before ``divide_by``; also the scale of the mode metrics).
         num_samples: number of points.
         seed: seed of the points, independent of the training seed.
         batch_size, num_workers, drop_last: as in ``TensorDataModule``.
         standardize: serve (x - mean) / std per coordinate instead of x.
+        divide_by: divide the mixture (modes, std, points) by this number.
     """
 
     def __init__(
@@ -82,12 +87,16 @@ class MixtureDataModule(TensorDataModule):
         num_workers: int = 0,
         drop_last: bool = True,
         standardize: bool = False,
+        divide_by: float = 1.0,
     ) -> None:
         super().__init__(batch_size, num_workers, drop_last)
-        if std <= 0 or num_samples < 1:
-            raise ValueError(f"std must be > 0 and num_samples >= 1, got std={std}, num_samples={num_samples}.")
-        self.modes = modes.float()
-        self.std = std
+        if std <= 0 or num_samples < 1 or divide_by <= 0:
+            raise ValueError(
+                f"std and divide_by must be > 0 and num_samples >= 1, got std={std}, divide_by={divide_by}, "
+                f"num_samples={num_samples}."
+            )
+        self.modes = modes.float() if divide_by == 1 else modes.float() / divide_by  # unchanged bits at 1
+        self.std = std / divide_by
         self.num_samples = num_samples
         self.seed = seed
         self.standardize = standardize
@@ -105,7 +114,10 @@ class MixtureDataModule(TensorDataModule):
 
 
 class RingDataModule(MixtureDataModule):
-    """PacGAN's ring: ``num_modes`` Gaussians evenly spaced on a circle (8 at radius 1, std 0.01)."""
+    """PacGAN's ring: ``num_modes`` Gaussians evenly spaced on a circle (8 at radius 1, std 0.01).
+
+    WGAN-GP's 8 Gaussians (gan_toy.py) are radius 2, std 0.02, ``divide_by`` 1.414: the same ring
+    1.414 times larger."""
 
     def __init__(
         self,
@@ -118,15 +130,18 @@ class RingDataModule(MixtureDataModule):
         num_workers: int = 0,
         drop_last: bool = True,
         standardize: bool = False,
+        divide_by: float = 1.0,
     ) -> None:
         angles = 2 * math.pi * torch.arange(num_modes) / num_modes
         modes = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
-        super().__init__(modes, std, num_samples, seed, batch_size, num_workers, drop_last, standardize)
+        super().__init__(modes, std, num_samples, seed, batch_size, num_workers, drop_last, standardize, divide_by)
         self.save_hyperparameters()
 
 
 class GridDataModule(MixtureDataModule):
-    """PacGAN's grid: Gaussians at every point of ``coords`` x ``coords`` (25 at {-4..4}^2, std 0.05)."""
+    """PacGAN's grid: Gaussians at every point of ``coords`` x ``coords`` (25 at {-4..4}^2, std 0.05).
+
+    WGAN-GP's 25 Gaussians (gan_toy.py) are this grid with ``divide_by`` 2.828."""
 
     def __init__(
         self,
@@ -138,8 +153,9 @@ class GridDataModule(MixtureDataModule):
         num_workers: int = 0,
         drop_last: bool = True,
         standardize: bool = False,
+        divide_by: float = 1.0,
     ) -> None:
         axis = torch.tensor(coords, dtype=torch.float32)
         modes = torch.cartesian_prod(axis, axis)
-        super().__init__(modes, std, num_samples, seed, batch_size, num_workers, drop_last, standardize)
+        super().__init__(modes, std, num_samples, seed, batch_size, num_workers, drop_last, standardize, divide_by)
         self.save_hyperparameters()

@@ -3,6 +3,7 @@
 
 from gan_lightning.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.networks.energy import AutoencoderEnergy
+from gan_lightning.networks.maxout import MaxoutDiscriminator
 from gan_lightning.networks.mlp import MLPDiscriminator, MLPGenerator
 from gan_lightning.networks.resnet import ResNetDiscriminator, ResNetGenerator
 from gan_lightning.networks.unrolled_mnist import UnrolledMNISTDiscriminator, UnrolledMNISTGenerator
@@ -12,6 +13,7 @@ __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
     "MLPDiscriminator",
+    "MaxoutDiscriminator",
     "MLPGenerator",
     "ResNetDiscriminator",
     "ResNetGenerator",

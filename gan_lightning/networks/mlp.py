@@ -21,12 +21,16 @@ def _activation(name: Activation, leaky_slope: float) -> nn.Module:
     }[name]
 
 
-def _mlp(sizes: list[int], activation: Activation, batch_norm: bool, leaky_slope: float) -> list[nn.Module]:
-    """Linear layers between ``sizes``, each but the last followed by [BatchNorm1d] + activation."""
+def _mlp(
+    sizes: list[int], activation: Activation, batch_norm: bool, leaky_slope: float, hidden_bias: bool = True
+) -> list[nn.Module]:
+    """Linear layers between ``sizes``, each but the last followed by [BatchNorm1d] + activation;
+    ``hidden_bias=False`` leaves the bias out of every Linear but the last."""
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
+        hidden = i < len(sizes) - 2
+        layers.append(nn.Linear(n_in, n_out, bias=hidden_bias or not hidden))
+        if hidden:
             if batch_norm:
                 layers.append(nn.BatchNorm1d(n_out))
             layers.append(_activation(activation, leaky_slope))
@@ -47,6 +51,9 @@ class MLPGenerator(nn.Module):
         num_classes: makes G(z, y) class-conditional: a learned label embedding of num_classes
             entries is concatenated to z (cGAN, Mirza & Osindero 2014; an MLP may have no
             BatchNorm to condition). None: the unconditional G.
+        hidden_bias: False leaves the bias out of the hidden Linear layers (the output layer
+            keeps its own), as PacGAN's 2-D G does: before BatchNorm a bias is cancelled by the
+            mean subtraction and BatchNorm's shift takes its place. Needs ``batch_norm``.
     """
 
     def __init__(
@@ -59,14 +66,17 @@ class MLPGenerator(nn.Module):
         output_activation: Activation = "none",
         leaky_slope: float = 0.2,
         num_classes: int | None = None,
+        hidden_bias: bool = True,
     ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.out_shape = tuple(out_shape)
         self.num_classes = num_classes
+        if not hidden_bias and not batch_norm:
+            raise ValueError("hidden_bias=False needs batch_norm=True: without BatchNorm's shift the hidden layers have no offset.")
         sizes = [latent_dim + (num_classes or 0), *hidden, math.prod(out_shape)]
         self.net = nn.Sequential(
-            *_mlp(sizes, activation, batch_norm, leaky_slope), _activation(output_activation, leaky_slope)
+            *_mlp(sizes, activation, batch_norm, leaky_slope, hidden_bias), _activation(output_activation, leaky_slope)
         )
         if num_classes is not None:
             self.embed = nn.Embedding(num_classes, num_classes)
