@@ -4,7 +4,7 @@ Settings (``--setting``), each a pair of configs (ring, grid) and its variants (
 
 - ``pacgan``: PacGAN's own setting (``configs/pacgan_{ring,grid}.yaml``: its networks with the
   maxout D, Adam 1e-4 (0.8, 0.999), batch 100, 100,000 points, 400,000 batches); the variants
-  are its Table 1's rows: ``gan`` and ``pacgan2``-``pacgan4`` (``configs/pacgan_pack{2,3,4}.yaml``:
+  are its Table 1's rows: ``gan`` and ``pacgan2``-``pacgan4`` (``configs/pacgan/pack{2,3,4}.yaml``:
   D sees 100 packs of m samples a batch, as PacGAN's code feeds it), and ``recipe``, the project's recommended recipe
   (``configs/{ring8,grid25}.yaml`` + ``configs/remedies/pack2.yaml``) at the same length.
 - ``project``: the project's plain GAN (``configs/{ring8,grid25}.yaml``: 36,000 batches, EMA G,
@@ -65,8 +65,8 @@ def term(name: str, weight: float) -> str:
 
 def pack(m: int) -> list[str]:
     """PacGAN's packing as its code feeds D: 100 packs of m samples a batch (batch 100 m),
-    ``configs/pacgan_pack{m}.yaml`` on PacGAN's batch of 100."""
-    return ["--config", str(CONFIGS / f"pacgan_pack{m}.yaml")]
+    ``configs/pacgan/pack{m}.yaml`` on PacGAN's batch of 100."""
+    return ["--config", str(CONFIGS / f"pacgan/pack{m}.yaml")]
 
 
 # PacGAN's Table 1 (Lin et al. 2018; fjxmlzn/PacGAN synthetic_data_experiments/results/Table1.png):

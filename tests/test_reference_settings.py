@@ -135,9 +135,9 @@ def test_pacgan_configs_build_pacgans_networks_optimizer_and_data(data):
     assert gan.netG_ema is None and gan.lr_decay_start == 1.0 and gan.n_critic == 1
     assert cli.trainer.max_steps == 400_000 and dm.batch_size == 100 and dm.num_samples == 100_000
     assert not dm.standardize
-    # PacGAN's packing m (configs/pacgan_pack{m}.yaml): 100 packs of m samples a batch
+    # PacGAN's packing m (configs/pacgan/pack{m}.yaml): 100 packs of m samples a batch
     for m in (2, 3, 4):
-        packed = cli_main(["--config", str(CONFIGS / f"pacgan_{data}.yaml"), "--config", str(CONFIGS / f"pacgan_pack{m}.yaml"),
+        packed = cli_main(["--config", str(CONFIGS / f"pacgan_{data}.yaml"), "--config", str(CONFIGS / f"pacgan/pack{m}.yaml"),
                            "--trainer.logger", "false"], run=False)  # fmt: skip
         assert packed.model.pack == m and packed.datamodule.batch_size == 100 * m
         assert packed.model.netD.net[1].linear.in_features == 2 * m
