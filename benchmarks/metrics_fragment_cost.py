@@ -89,7 +89,7 @@ def main() -> None:
             runs.append(json.loads(out.strip().splitlines()[-1]))
             r = runs[-1]
             print(f"pair {i} {kind:7s}: {r['batches']} batches, wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, "
-                  f"{r['evaluations']} evaluations {r['evaluate_s']:.1f} s + best-FID checkpoints {r['checkpoint_s']:.1f} s; "
+                  f"{r['evaluations']} evaluations {r['evaluate_s']:.3f} s + best-FID checkpoints {r['checkpoint_s']:.3f} s; "
                   f"load {r['load_before'][0]:.2f} -> {r['load_after'][0]:.2f}", flush=True)  # fmt: skip
     pairs = list(zip(runs[0::2], runs[1::2]))
     extra = [w["wall_s"] / wo["wall_s"] - 1 for wo, w in pairs]

@@ -122,5 +122,6 @@ def test_metrics_fragment_cost_times_a_pair_of_fits_and_the_evaluations_inside()
     out = run_script("metrics_fragment_cost.py", "--repeats", "1", "--max_steps", "3", "--num_samples", "100")
     rows = re.findall(r"pair 0 (without|with)\s*: (\d+) batches, wall ([\d.]+) s, CPU [\d.]+ s, (\d+) evaluations ([\d.]+) s", out)
     assert [(kind, int(batches), int(evals)) for kind, batches, _, evals, _ in rows] == [("without", 3, 0), ("with", 3, 1)]
-    assert float(rows[1][4]) > 0, "the evaluation at fit's end was timed"
+    with_run = json.loads(out.strip().splitlines()[-1])["runs"][1]
+    assert with_run["evaluations"] == 1 and with_run["evaluate_s"] > 0, "the evaluation at fit's end was timed"
     assert re.search(r"with / without - 1 \(wall\), per pair: [+-][\d.]+%", out)
