@@ -16,6 +16,7 @@ from gan_lightning.metrics.protocol import EvalProtocol
 from gan_lightning.module import GAN
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.networks.init import NetworkSetup
+from gan_lightning.terms import R1
 from tests.conftest import learning_seed
 from tests.helpers import quiet_trainer
 
@@ -27,7 +28,7 @@ def test_800_batches_give_precision_and_recall_an_untrained_generator_lacks(reco
     seed_everything(learning_seed(0))
     adam = lambda params: torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))  # noqa: E731
     gan = GAN(DCGANGenerator(64, 1, 32, 32), DCGANDiscriminator(1, 32, 32), optimizer_G=adam, optimizer_D=adam,
-              network_setup=NetworkSetup(weight_init="dcgan"))  # the default experiment's model
+              d_terms=[R1(weight=1.0)], ema_decay=0.999, network_setup=NetworkSetup(weight_init="dcgan"))  # the default experiment's model
     datamodule = ShippedDigitsDataModule(image_size=32, batch_size=64, reference="test")  # 1,000 references
     evaluator = GANEvaluator(EvalProtocol(num_samples=1000, metrics=("prdc",)), cache_dir=None)
     data = eval_data(datamodule)
