@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).parents[1]
 
 
-def run_script(name: str, *args: str, timeout: int = 600) -> str:
+def run_script(name: str, *args: str, timeout: int = 1800) -> str:
     """stdout of ``python benchmarks/NAME ARGS`` run from the repository root; fails on any error."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], cwd=ROOT, env=env,

@@ -29,7 +29,7 @@ def test_without_a_gpu_it_stops_at_once_and_says_how_to_check_it_on_a_cpu():
 @pytest.mark.slow
 def test_quick_cpu_run_goes_through_every_stage_and_prints_one_table(tmp_path):
     """The same stages as on a GPU, on tiny settings (about 3 minutes on 2 cores)."""
-    done = run_check("--device", "cpu", "--quick", "--out", str(tmp_path), timeout=600)
+    done = run_check("--device", "cpu", "--quick", "--out", str(tmp_path), timeout=1800)  # a hang guard, not a time target
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     table = (tmp_path / "gpu_check.md").read_text()
     assert table.startswith("GPU check on **CPU") and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", table)
