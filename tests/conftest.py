@@ -5,7 +5,8 @@ data, with margins that must hold on any CPU. A training run is chaotic in the l
 floats: another CPU's kernels (vector width, oneDNN and MKL paths) or thread count give another
 trajectory. ``GAN_FLOAT_PATH`` picks the float path of a test run, set here before torch loads:
 
-- ``native`` (default): this CPU's own kernels and thread count;
+- ``native`` (default): this CPU's own kernels and thread count (under ``pytest -n N``, each of
+  the N test processes gets its share of the cores);
 - ``1thread``: one thread (another reduction order);
 - ``avx2``: AVX2 kernels in ATen, oneDNN and MKL, one thread: what an AVX2-only CPU computes;
 - ``baseline``: no vector ISA beyond ATen's baseline kernels, one thread;
@@ -46,6 +47,10 @@ _ENV = {  # read by torch, oneDNN and MKL when they load: set before the first `
 if FLOAT_PATH not in _ENV:
     raise ValueError(f"GAN_FLOAT_PATH={FLOAT_PATH!r}: use one of {', '.join([*_ENV, 'other'])}.")
 os.environ.update(_ENV[FLOAT_PATH])  # subprocesses (CLI runs, DDP workers) inherit them
+if (workers := os.environ.get("PYTEST_XDIST_WORKER_COUNT")) and "OMP_NUM_THREADS" not in os.environ:
+    # `pytest -n N`: N test processes share the cores, each with its share of threads
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    os.environ["OMP_NUM_THREADS"] = str(max(1, cores // int(workers)))
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 
