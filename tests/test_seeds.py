@@ -2,11 +2,16 @@
 the data's metrics (the evaluation protocol for images, the Gaussian's errors for 2-D data)."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmarks import seeds
+from gan_lightning.cli import cli_main
 
 ROOT = Path(__file__).parents[1]
 
@@ -52,3 +57,32 @@ def test_seeds_grids_draw_the_fixed_grid_of_a_conditional_gan_a_class_a_row(tmp_
     # per-class accuracy of 20 samples a class: an untrained G is near chance for its worst class
     assert 0 <= rows[0]["class_accuracy_min"] <= rows[0]["class_accuracy_mean"] <= 1
     assert rows[0]["class_accuracy_min"] < 0.5
+
+
+def test_seeds_trains_the_weights_that_fit_trains(tmp_path, monkeypatch):
+    """The README's results are seeds.py runs that stand for `gan-lightning fit` runs: the same
+    config, seed and thread count must end at the same weights (G, D and the EMA G) although
+    seeds.py drops the loggers, the checkpoints and the config's callbacks (SampleGrid here).
+    Both sides run one thread on this machine in this test, so equal means equal to float error."""
+    config, steps, seed = str(ROOT / "configs" / "digits_dcgan.yaml"), "6", "1"
+    subprocess.run([sys.executable, "-m", "gan_lightning.cli", "fit", "--config", config, "--trainer.max_steps", steps,
+                    "--seed_everything", seed, "--trainer.logger.init_args.save_dir", str(tmp_path / "fit"),
+                    "--trainer.enable_progress_bar", "false"],
+                   env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True, capture_output=True)  # fmt: skip
+    from gan_lightning.checkpoint import load_gan
+
+    fitted = load_gan(tmp_path / "fit" / "version_0" / "checkpoints" / "last.ckpt").state_dict()
+    trained = {}
+    monkeypatch.setattr(seeds, "score", lambda model, *_: trained.update(model.state_dict()) or {})
+    threads = torch.get_num_threads()
+    try:
+        seeds.main([config, "--seeds", "1", "--first_seed", seed, "--threads", "1", "--trainer.max_steps", steps,
+                    "--out", str(tmp_path / "s.json")])  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    assert trained.keys() == fitted.keys() and {k.split(".")[0] for k in fitted} >= {"netG", "netD", "netG_ema"}
+    initial = cli_main(["--config", config, "--seed_everything", seed, "--trainer.logger", "false"], run=False).model.state_dict()
+    for key, value in fitted.items():
+        torch.testing.assert_close(trained[key], value, rtol=0, atol=1e-6, msg=f"{key} differs")
+    moved = max(float((fitted[k].float() - initial[k].float()).abs().max()) for k in fitted if fitted[k].is_floating_point())
+    assert moved > 1e-3  # 6 batches of Adam 2e-4 moved the weights: the comparison is not of two untrained nets
