@@ -38,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from seeds import mean_se, score  # noqa: E402
+from seeds import print_table, score  # noqa: E402
 
 from gan_lightning.callbacks.samples import SampleGrid  # noqa: E402
 from gan_lightning.cli import cli_main  # noqa: E402
@@ -46,6 +46,7 @@ from gan_lightning.data.digits import load_digits_split  # noqa: E402
 from gan_lightning.visualize import save_png  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
+BATCH_SIZE = 128  # the tutorial's (main.py's default is 64)
 OUR_CONFIGS = [str(ROOT / "configs" / "dcgan_celeba.yaml"), str(ROOT / "configs" / "data" / "digits64.yaml")]
 
 
@@ -54,6 +55,7 @@ def write_mnist_layout(root: Path) -> int:
     (the test digits as its t10k files, which main.py does not read). Returns the train count."""
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
+    counts = {}
     for prefix, split in (("train", "train"), ("t10k", "test")):
         images, labels = load_digits_split(split, 28)
         pixels = ((images[:, 0] + 1) * 127.5).round().to(torch.uint8).numpy()  # exactly the stored bytes
@@ -61,13 +63,14 @@ def write_mnist_layout(root: Path) -> int:
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(header + pixels.tobytes())
         label_bytes = labels.numpy().astype(np.uint8).tobytes()
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(np.array([2049, len(labels)], dtype=">i4").tobytes() + label_bytes)
-    return len(load_digits_split("train", 28)[1])
+        counts[split] = len(labels)
+    return counts["train"]
 
 
 def run_examples(main_py: Path, data: Path, out: Path, niter: int, seed: int, threads: int) -> tuple[Path, float, float]:
     """main.py for ``niter`` epochs; returns its last netG file and the run's CPU and wall seconds."""
     cmd = [sys.executable, str(main_py), "--dataset", "mnist", "--dataroot", str(data), "--imageSize", "64",
-           "--batchSize", "128", "--niter", str(niter), "--manualSeed", str(seed), "--workers", "0", "--outf", str(out)]  # fmt: skip
+           "--batchSize", str(BATCH_SIZE), "--niter", str(niter), "--manualSeed", str(seed), "--workers", "0", "--outf", str(out)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cpu, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     with open(out / "main.log", "w") as log:
@@ -114,13 +117,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
             out.mkdir()
             net_g, cpu_s, wall_s = run_examples(args.main_py, data, out, args.niter, seed, args.threads)
             rows.append({"seed": seed, **score_examples_generator(net_g, seed, args), "cpu_s": cpu_s, "wall_s": wall_s})
-    batches = args.niter * -(-n_train // 128)
-    print(f"pytorch/examples dcgan/main.py, {args.niter} epochs ({batches} batches of 128, the last of each epoch partial), "
+    batches = args.niter * -(-n_train // BATCH_SIZE)
+    print(f"pytorch/examples dcgan/main.py, {args.niter} epochs ({batches} batches of {BATCH_SIZE}, the last of each epoch partial), "
           f"{args.seeds} seeds, {args.threads} threads")
-    print("| metric | mean ± s.e. |\n|---|---|")
-    for key in rows[0]:
-        if key != "seed" and not isinstance(rows[0][key], list):
-            print(f"| {key} | {mean_se([r[key] for r in rows])} |")
+    print_table(rows)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = {"main_py": str(args.main_py), "niter": args.niter, "batches": batches, "threads": args.threads, "runs": rows}

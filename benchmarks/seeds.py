@@ -172,6 +172,14 @@ def real_stacked_stats(config: str, overrides: list[str], num_samples: int | Non
     return real
 
 
+def print_table(rows: list[dict]) -> None:
+    """One markdown row per scalar metric: its mean ± standard error over the runs."""
+    print("| metric | mean ± s.e. |\n|---|---|")
+    for key in rows[0]:
+        if key != "seed" and not isinstance(rows[0][key], list):
+            print(f"| {key} | {mean_se([r[key] for r in rows])} |")
+
+
 def mean_se(values: list[float]) -> str:
     mean = statistics.fmean(values)
     if len(values) < 2:
@@ -209,10 +217,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         with ProcessPoolExecutor(args.parallel, mp_context=get_context("spawn")) as pool:
             rows = list(pool.map(run, *zip(*[(args.config, overrides, seed, args) for seed in seeds])))
     print(f"{args.config} {' '.join(overrides)}: {args.seeds} seeds, {args.parallel} at once, {args.threads} threads each")
-    print("| metric | mean ± s.e. |\n|---|---|")
-    for key in rows[0]:
-        if key != "seed" and not isinstance(rows[0][key], list):
-            print(f"| {key} | {mean_se([r[key] for r in rows])} |")
+    print_table(rows)
     summary = {"config": args.config, "overrides": overrides, "threads": args.threads, "parallel": args.parallel, "runs": rows}
     if "stacked_modes" in rows[0]:
         summary["real"] = real = real_stacked_stats(args.config, overrides, args.num_samples, args.cache_dir)

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from benchmarks import seeds
+from gan_lightning.checkpoint import load_gan
 from gan_lightning.cli import cli_main
 
 ROOT = Path(__file__).parents[1]
@@ -69,8 +70,6 @@ def test_seeds_trains_the_weights_that_fit_trains(tmp_path, monkeypatch):
                     "--seed_everything", seed, "--trainer.logger.init_args.save_dir", str(tmp_path / "fit"),
                     "--trainer.enable_progress_bar", "false"],
                    env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True, capture_output=True)  # fmt: skip
-    from gan_lightning.checkpoint import load_gan
-
     fitted = load_gan(tmp_path / "fit" / "version_0" / "checkpoints" / "last.ckpt").state_dict()
     trained = {}
     monkeypatch.setattr(seeds, "score", lambda model, *_: trained.update(model.state_dict()) or {})
