@@ -37,8 +37,8 @@ runs (seeds run in separate processes, merged).
 
 import argparse
 import json
-import math
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -49,9 +49,13 @@ from pathlib import Path
 import torch
 from lightning.pytorch import Callback
 
-from gan_lightning.cli import cli_main
-from gan_lightning.metrics.modes import mode_stats
-from gan_lightning.module import GAN
+sys.path.insert(0, str(Path(__file__).parent))
+
+from seeds import mean_se  # noqa: E402
+
+from gan_lightning.cli import cli_main  # noqa: E402
+from gan_lightning.metrics.modes import mode_stats  # noqa: E402
+from gan_lightning.module import GAN  # noqa: E402
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 METRICS = ("modes_covered", "hq_percent", "reverse_kl")
@@ -218,15 +222,6 @@ def run(setting: str, data: str, variant: str, seed: int, max_batches: int | Non
         "time": {"cpu_s": cpu, "wall_s": wall, "batches": cli.trainer.global_step, "threads": torch.get_num_threads()},
         "trajectory": trajectory.points if trajectory else [],
     }  # fmt: skip
-
-
-def mean_se(values: list[float], digits: int) -> str:
-    if not values:
-        return "-"
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {statistics.stdev(values) / math.sqrt(len(values)):.{digits}f}"
 
 
 HEADER = ("| setting | data | variant | seeds | batches (of the paper's) | modes, raw G | HQ %, raw G | reverse KL, raw G "

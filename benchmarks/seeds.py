@@ -180,11 +180,17 @@ def print_table(rows: list[dict]) -> None:
             print(f"| {key} | {mean_se([r[key] for r in rows])} |")
 
 
-def mean_se(values: list[float]) -> str:
+def mean_se(values: list[float], digits: int | None = None) -> str:
+    """Mean ± standard error over runs (the mean alone for one run, "-" for none): ``digits``
+    decimals for both, else 4 significant digits for the mean and 2 for the error."""
+    if not values:
+        return "-"
     mean = statistics.fmean(values)
+    mean_text = f"{mean:.4g}" if digits is None else f"{mean:.{digits}f}"
     if len(values) < 2:
-        return f"{mean:.4g}"
-    return f"{mean:.4g} ± {statistics.stdev(values) / math.sqrt(len(values)):.2g}"
+        return mean_text
+    se = statistics.stdev(values) / math.sqrt(len(values))
+    return f"{mean_text} ± {se:.2g}" if digits is None else f"{mean_text} ± {se:.{digits}f}"
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

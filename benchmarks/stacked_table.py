@@ -12,9 +12,13 @@ the paper's budget, and the paper's numbers for the same row (± as printed in i
 
 import argparse
 import json
-import math
 import statistics
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from seeds import mean_se  # noqa: E402
 
 # (modes, modes ±, KL, KL ±) as PacGAN prints them; None where it prints no spread.
 PAPER = {
@@ -36,12 +40,6 @@ PAPER = {
     },
 }
 BUDGET = {"quarter": 500_000, "half": 500_000, "table2": 100_000}  # batches the paper trains
-
-
-def mean_se(values: list[float], digits: int) -> str:
-    if len(values) < 2:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values) / math.sqrt(len(values)):.{digits}f}"
 
 
 def paper_cell(value: float, spread: float | None, digits: int) -> str:
