@@ -144,11 +144,13 @@ def run(config: str, overrides: list[str], seed: int, args: argparse.Namespace) 
 
 
 def fid_curve(callbacks: list) -> dict[str, float]:
-    """Best FID seen while training, its batch, and the final FID over the best."""
+    """Best FID seen while training, its batch, the final FID over the best, and the whole curve
+    as [batch, FID] pairs (in the JSON; the printed table skips lists)."""
     (history,) = [c.history for c in callbacks if isinstance(c, MetricsCallback)]
     name = next(k for k in history[-1] if k.startswith("val/fid_"))
     best = min(history, key=lambda h: h[name])
-    return {"best_fid_seen": best[name], "best_fid_batch": best["batch"], "final_over_best_fid": history[-1][name] / best[name]}
+    return {"best_fid_seen": best[name], "best_fid_batch": best["batch"], "final_over_best_fid": history[-1][name] / best[name],
+            "fid_curve": [[h["batch"], h[name]] for h in history]}
 
 
 def real_stacked_stats(config: str, overrides: list[str], num_samples: int | None, cache_dir: str) -> dict[str, float]:

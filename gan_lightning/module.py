@@ -153,12 +153,12 @@ class GAN(GeneratorSampling, LightningModule):
         """The objective's D loss plus each D term's weighted value; and the terms' values, by
         name, to log. A fork's subclass may override it (and ``g_loss``) to change the loss."""
         loss = self.objective.d_loss(d_real=ctx.d_real, d_fake=ctx.d_fake)
-        return add_terms(loss, self.d_terms, ctx, "loss_D")
+        return add_terms(loss, self.d_terms, ctx, "loss_D", self.global_step)
 
     def g_loss(self, ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:
         """The objective's G loss plus each G term's weighted value; the values, by name, to log."""
         loss = self.objective.g_loss(d_fake=ctx.d_fake, d_real=ctx.d_real)
-        return add_terms(loss, self.g_terms, ctx, "loss_G")
+        return add_terms(loss, self.g_terms, ctx, "loss_G", self.global_step)
 
     def _stat(self, raw: Tensor) -> Tensor:
         """The seed loop's D(x) / D(G(z)): a mean probability for logit losses, else the raw mean."""
@@ -238,13 +238,16 @@ class GAN(GeneratorSampling, LightningModule):
             keep_for_resume(self, checkpoint)  # restored at on_train_start, after the data loader is set up
 
 
-def add_terms(loss: Tensor, terms: nn.ModuleList, ctx: StepContext, prefix: str) -> tuple[Tensor, dict[str, Tensor]]:
-    """``loss + sum(term.weight * term(ctx))``, and each term's unweighted value under
+def add_terms(loss: Tensor, terms: nn.ModuleList, ctx: StepContext, prefix: str, batch: int) -> tuple[Tensor, dict[str, Tensor]]:
+    """``loss + sum(term.every * term.weight * term(ctx))`` over the terms due at ``batch`` (a lazy
+    term, ``every > 1``, skips the others), and each computed term's unweighted value under
     "prefix/name" for the loggers (detached: nothing waits on the host)."""
     values = {}
     for term in terms:
+        if batch % term.every:
+            continue
         value = term(ctx)
-        loss = loss + term.weight * value
+        loss = loss + term.every * term.weight * value
         values[f"{prefix}/{term.name}"] = value.detach()
     return loss, values
 

@@ -30,6 +30,7 @@ def test_seeds_on_digits_reports_the_protocol_per_seed(tmp_path, capsys):
         fid = row["val/fid_digits_val300_gen300"]
         assert row["best_fid_batch"] in (1, 2) and row["best_fid_seen"] <= fid
         assert row["final_over_best_fid"] == pytest.approx(fid / row["best_fid_seen"], rel=1e-5)
+        assert [b for b, _ in row["fid_curve"]] == [1, 2] and row["fid_curve"][-1][1] == pytest.approx(fid, rel=1e-5)
     table = capsys.readouterr().out
     for name in ("val/fid_digits_val300_gen300", "val/recall_digits_val300_gen300",
                  "val/memorisation_digits_train3500_gen300", "cpu_s", "wall_s"):

@@ -13,6 +13,7 @@ from torch import nn
 
 from gan_lightning.cli import cli_main
 from gan_lightning.losses import Objective, RelativisticPairingLoss, check_keyword_interface, get_objective
+from gan_lightning.module import add_terms
 from gan_lightning.terms import BalancedConsistency, LeCam, ModeSeeking, PullingAway, R1, R2, StepContext, Term
 from tests.conftest import CONFIGS
 from tests.helpers import toy_gan
@@ -84,6 +85,27 @@ def test_balanced_consistency_is_the_squared_change_of_d_under_the_augmentation(
     assert term(context(critic, real, fake)).item() == pytest.approx(2 * shift**2, rel=1e-5)  # real and fake
     with pytest.raises(ValueError, match="needs an augmentation policy"):
         BalancedConsistency(policy="")
+
+
+def test_a_lazy_term_is_computed_every_kth_batch_at_k_times_its_weight():
+    """StyleGAN2's lazy R1: ``every=3`` adds 3 * weight * R1 on batches 0, 3, 6 and nothing (no
+    value, nothing added to the loss) on the others; an eager term beside it is added on every batch."""
+    torch.manual_seed(0)
+    gan = toy_gan(d_terms=[R1(2.0, every=3), R2(1.0)])
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    ctx = context(gan.discriminate, real, fake, gan=gan)
+    objective = gan.objective.d_loss(d_real=ctx.d_real, d_fake=ctx.d_fake)
+    for batch in range(7):
+        loss, values = add_terms(objective, gan.d_terms, ctx, "loss_D", batch)
+        r2 = R2()(ctx)
+        if batch % 3 == 0:
+            assert set(values) == {"loss_D/r1", "loss_D/r2"} and values["loss_D/r1"] > 0
+            assert loss.item() == pytest.approx((objective + 3 * 2.0 * R1()(ctx) + r2).item(), rel=1e-6)
+        else:
+            assert set(values) == {"loss_D/r2"}
+            assert loss.item() == pytest.approx((objective + r2).item(), rel=1e-6)
+    with pytest.raises(ValueError, match="R1's `every` counts batches and must be at least 1, got 0"):
+        R1(1.0, every=0)
 
 
 def test_every_term_reaches_its_network_through_the_module_and_is_logged_by_name():

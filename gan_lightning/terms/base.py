@@ -10,7 +10,8 @@ chosen in YAML like the loss::
 A term is a small ``nn.Module``: its hyperparameters in ``__init__``, any state it keeps in
 buffers (saved in checkpoints), and ``forward(ctx)`` returning its unweighted scalar value. The
 module adds ``weight * value`` to the loss and logs the value as ``loss_D/<name>`` or
-``loss_G/<name>`` on the batches the loggers write.
+``loss_G/<name>`` on the batches the loggers write; with ``every: k`` (lazy regularization)
+only on every k-th batch, as ``k * weight * value``.
 """
 
 from dataclasses import dataclass
@@ -58,14 +59,20 @@ class Term(nn.Module):
     Subclasses set ``name`` (the log key) and ``step``, take their hyperparameters in
     ``__init__`` and compute their unweighted value from the context in ``forward``. ``check``
     refuses, when the GAN is built, a GAN the term cannot work with.
+
+    ``every = k`` is StyleGAN2's lazy regularization (Karras et al. 2020, section 3.1): the term is
+    computed on every k-th batch only, weighted ``k * weight`` there, so a costly penalty such as
+    R1's second gradient costs 1/k as much for about the same average pull.
     """
 
     name: ClassVar[str] = ""
     step: ClassVar[Literal["D", "G"]] = "D"
 
-    def __init__(self, weight: float = 1.0) -> None:
+    def __init__(self, weight: float = 1.0, every: int = 1) -> None:
         super().__init__()
-        self.weight = weight
+        if every < 1:
+            raise ValueError(f"{type(self).__name__}'s `every` counts batches and must be at least 1, got {every}.")
+        self.weight, self.every = weight, every
 
     def forward(self, ctx: StepContext) -> Tensor:
         raise NotImplementedError
@@ -74,4 +81,4 @@ class Term(nn.Module):
         """Raise a ValueError that names the fix if this term cannot work with ``gan``."""
 
     def extra_repr(self) -> str:
-        return f"weight={self.weight}"
+        return f"weight={self.weight}" + (f", every={self.every}" if self.every > 1 else "")
