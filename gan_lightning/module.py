@@ -153,12 +153,12 @@ class GAN(GeneratorSampling, LightningModule):
         """The objective's D loss plus each D term's weighted value; and the terms' values, by
         name, to log. A fork's subclass may override it (and ``g_loss``) to change the loss."""
         loss = self.objective.d_loss(d_real=ctx.d_real, d_fake=ctx.d_fake)
-        return add_terms(loss, self.d_terms, ctx, "loss_D", self.global_step)
+        return add_terms(loss, self.d_terms, ctx, "loss_D")
 
     def g_loss(self, ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:
         """The objective's G loss plus each G term's weighted value; the values, by name, to log."""
         loss = self.objective.g_loss(d_fake=ctx.d_fake, d_real=ctx.d_real)
-        return add_terms(loss, self.g_terms, ctx, "loss_G", self.global_step)
+        return add_terms(loss, self.g_terms, ctx, "loss_G")
 
     def _stat(self, raw: Tensor) -> Tensor:
         """The seed loop's D(x) / D(G(z)): a mean probability for logit losses, else the raw mean."""
@@ -182,7 +182,7 @@ class GAN(GeneratorSampling, LightningModule):
         with self.toggled_optimizer(opt_D):
             d_real, d_fake = critic(real), critic(fake.detach())
             ctx = StepContext(real=real, fake=fake.detach(), z=z, labels=labels, d_real=d_real, d_fake=d_fake,
-                              critic=critic, gan=self)  # fmt: skip
+                              critic=critic, gan=self, batch=self.global_step)  # fmt: skip
             loss_D, d_values = self.d_loss(ctx)
             opt_D.zero_grad(set_to_none=True)
             self.manual_backward(loss_D)
@@ -238,13 +238,13 @@ class GAN(GeneratorSampling, LightningModule):
             keep_for_resume(self, checkpoint)  # restored at on_train_start, after the data loader is set up
 
 
-def add_terms(loss: Tensor, terms: nn.ModuleList, ctx: StepContext, prefix: str, batch: int) -> tuple[Tensor, dict[str, Tensor]]:
-    """``loss + sum(term.every * term.weight * term(ctx))`` over the terms due at ``batch`` (a lazy
-    term, ``every > 1``, skips the others), and each computed term's unweighted value under
-    "prefix/name" for the loggers (detached: nothing waits on the host)."""
+def add_terms(loss: Tensor, terms: nn.ModuleList, ctx: StepContext, prefix: str) -> tuple[Tensor, dict[str, Tensor]]:
+    """``loss + sum(term.every * term.weight * term(ctx))`` over the terms due at ``ctx.batch`` (a
+    lazy term, ``every > 1``, skips the other batches), and each computed term's unweighted value
+    under "prefix/name" for the loggers (detached: nothing waits on the host)."""
     values = {}
     for term in terms:
-        if batch % term.every:
+        if ctx.batch % term.every:
             continue
         value = term(ctx)
         loss = loss + term.every * term.weight * value

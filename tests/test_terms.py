@@ -4,11 +4,13 @@ YAML without an edit of the package."""
 
 import math
 import textwrap
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from lightning.pytorch import Callback
 from torch import nn
 
 from gan_lightning.cli import cli_main
@@ -96,7 +98,7 @@ def test_a_lazy_term_is_computed_every_kth_batch_at_k_times_its_weight():
     ctx = context(gan.discriminate, real, fake, gan=gan)
     objective = gan.objective.d_loss(d_real=ctx.d_real, d_fake=ctx.d_fake)
     for batch in range(7):
-        loss, values = add_terms(objective, gan.d_terms, ctx, "loss_D", batch)
+        loss, values = add_terms(objective, gan.d_terms, replace(ctx, batch=batch), "loss_D")
         r2 = R2()(ctx)
         if batch % 3 == 0:
             assert set(values) == {"loss_D/r1", "loss_D/r2"} and values["loss_D/r1"] > 0
@@ -172,17 +174,33 @@ FORK_TERM = textwrap.dedent('''
 ''')
 
 
-def test_a_forks_term_runs_from_yaml_and_its_value_is_logged(tmp_path, monkeypatch):
+class TermBatches(Callback):
+    """The batches whose ``training_step`` computed each term (its value among the outputs)."""
+
+    def __init__(self) -> None:
+        self.batches: dict[str, list[int]] = {}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        for key in outputs:
+            if "/" in key:
+                self.batches.setdefault(key, []).append(trainer.global_step - 1)
+
+
+def test_a_forks_term_and_a_lazy_r1_run_from_the_cli_on_their_batches(tmp_path, monkeypatch):
     (tmp_path / "my_terms.py").write_text(FORK_TERM)
     monkeypatch.syspath_prepend(str(tmp_path))
-    cli_main(["fit", "--config", f"{CONFIGS}/gaussian2d.yaml", "--trainer.max_steps", "6",
+    cli = cli_main(["fit", "--config", f"{CONFIGS}/gaussian2d.yaml", "--trainer.max_steps", "6",
               "--trainer.log_every_n_steps", "1", "--trainer.logger.init_args.save_dir", str(tmp_path),
               "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
-              "--model.g_terms", '[{"class_path": "my_terms.FakeEnergy", "init_args": {"weight": 0.5}}]'])  # fmt: skip
+              "--model.g_terms", '[{"class_path": "my_terms.FakeEnergy", "init_args": {"weight": 0.5}}]',
+              "--model.d_terms", '[{"class_path": "gan_lightning.terms.R1", "init_args": {"weight": 1.0, "every": 4}}]',
+              "--trainer.callbacks+", '{"class_path": "tests.test_terms.TermBatches"}'])  # fmt: skip
     metrics = pd.read_csv(tmp_path / "version_0" / "metrics.csv")
     logged = metrics.dropna(subset=["loss_G/fake_energy"])
     assert list(logged["step"]) == [0, 1, 2, 3, 4, 5] and (logged["loss_G/fake_energy"] > 0).all()
-    assert metrics.dropna(subset=["loss_D/r1"])["loss_D/r1"].gt(0).all()  # the config's own R1, by name
+    assert metrics.dropna(subset=["loss_D/r1"])["loss_D/r1"].gt(0).all()
+    (computed,) = [c.batches for c in cli.trainer.callbacks if isinstance(c, TermBatches)]
+    assert computed == {"loss_G/fake_energy": [0, 1, 2, 3, 4, 5], "loss_D/r1": [0, 4]}  # R1 with every: 4
 
 
 def test_the_default_experiment_logs_its_r1_term(tmp_path, monkeypatch):

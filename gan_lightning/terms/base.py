@@ -41,6 +41,8 @@ class StepContext:
         critic: D as the step sees it: augmentation, packing and the batch's labels applied;
             ``critic(x)`` gives one raw output per sample (per pack).
         gan: the module, for what else a term reads (its ``netD``, its ``augment``).
+        batch: the batch's index in the run (``trainer.global_step`` at its D step), by which
+            a lazy term (``every > 1``) is due or not, in the D step and the G step alike.
     """
 
     real: Tensor
@@ -51,14 +53,16 @@ class StepContext:
     d_fake: Tensor
     critic: Callable[[Tensor], Tensor]
     gan: "GAN"
+    batch: int = 0
 
 
 class Term(nn.Module):
     """A term of D's loss (``step = "D"``) or G's (``step = "G"``), weighted by ``weight``.
 
     Subclasses set ``name`` (the log key) and ``step``, take their hyperparameters in
-    ``__init__`` and compute their unweighted value from the context in ``forward``. ``check``
-    refuses, when the GAN is built, a GAN the term cannot work with.
+    ``__init__`` (passing ``weight`` and ``every`` on to this one) and compute their unweighted
+    value from the context in ``forward``. ``check`` refuses, when the GAN is built, a GAN the
+    term cannot work with.
 
     ``every = k`` is StyleGAN2's lazy regularization (Karras et al. 2020, section 3.1): the term is
     computed on every k-th batch only, weighted ``k * weight`` there, so a costly penalty such as

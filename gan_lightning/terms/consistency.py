@@ -17,8 +17,8 @@ class BalancedConsistency(Term):
     name = "bcr"
     step = "D"
 
-    def __init__(self, weight: float = 10.0, policy: str = "translation") -> None:
-        super().__init__(weight)
+    def __init__(self, weight: float = 10.0, policy: str = "translation", every: int = 1) -> None:
+        super().__init__(weight, every)
         self.transform = DiffAugment(policy)
         if not self.transform.policy:
             raise ValueError("BalancedConsistency needs an augmentation policy, e.g. policy: translation.")

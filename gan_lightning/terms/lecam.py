@@ -19,8 +19,8 @@ class LeCam(Term):
     name = "lecam"
     step = "D"
 
-    def __init__(self, weight: float = 0.3, decay: float = 0.99) -> None:
-        super().__init__(weight)
+    def __init__(self, weight: float = 0.3, decay: float = 0.99, every: int = 1) -> None:
+        super().__init__(weight, every)
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"LeCam decay must be in [0, 1), got {decay}.")
         self.decay = decay
