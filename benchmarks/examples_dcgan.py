@@ -67,8 +67,9 @@ def write_mnist_layout(root: Path) -> int:
     return counts["train"]
 
 
-def run_examples(main_py: Path, data: Path, out: Path, niter: int, seed: int, threads: int) -> tuple[Path, float, float]:
-    """main.py for ``niter`` epochs; returns its last netG file and the run's CPU and wall seconds."""
+def run_examples(main_py: Path, data: Path, out: Path, niter: int, seed: int, threads: int) -> tuple[Path, float, float, str]:
+    """main.py for ``niter`` epochs; returns its last netG file, the run's CPU and wall seconds and
+    main.py's last progress line (its losses and D outputs: a run whose D won shows it there)."""
     cmd = [sys.executable, str(main_py), "--dataset", "mnist", "--dataroot", str(data), "--imageSize", "64",
            "--batchSize", str(BATCH_SIZE), "--niter", str(niter), "--manualSeed", str(seed), "--workers", "0", "--outf", str(out)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -77,7 +78,8 @@ def run_examples(main_py: Path, data: Path, out: Path, niter: int, seed: int, th
         subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, cwd=out)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = (after.ru_utime + after.ru_stime) - (cpu.ru_utime + cpu.ru_stime)
-    return out / f"netG_epoch_{niter - 1}.pth", cpu_s, time.perf_counter() - wall
+    last_step = [line for line in (out / "main.log").read_text().splitlines() if "Loss_D" in line][-1]
+    return out / f"netG_epoch_{niter - 1}.pth", cpu_s, time.perf_counter() - wall, last_step
 
 
 def score_examples_generator(net_g: Path, seed: int, args: argparse.Namespace) -> dict[str, float]:
@@ -115,8 +117,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             out = Path(tmp) / f"seed{seed}"
             out.mkdir()
-            net_g, cpu_s, wall_s = run_examples(args.main_py, data, out, args.niter, seed, args.threads)
-            rows.append({"seed": seed, **score_examples_generator(net_g, seed, args), "cpu_s": cpu_s, "wall_s": wall_s})
+            net_g, cpu_s, wall_s, last_step = run_examples(args.main_py, data, out, args.niter, seed, args.threads)
+            rows.append({"seed": seed, **score_examples_generator(net_g, seed, args), "cpu_s": cpu_s, "wall_s": wall_s,
+                         "main_py_last_step": last_step})
     batches = args.niter * -(-n_train // BATCH_SIZE)
     print(f"pytorch/examples dcgan/main.py, {args.niter} epochs ({batches} batches of {BATCH_SIZE}, the last of each epoch partial), "
           f"{args.seeds} seeds, {args.threads} threads")

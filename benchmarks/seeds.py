@@ -175,10 +175,10 @@ def real_stacked_stats(config: str, overrides: list[str], num_samples: int | Non
 
 
 def print_table(rows: list[dict]) -> None:
-    """One markdown row per scalar metric: its mean ± standard error over the runs."""
+    """One markdown row per numeric metric: its mean ± standard error over the runs."""
     print("| metric | mean ± s.e. |\n|---|---|")
     for key in rows[0]:
-        if key != "seed" and not isinstance(rows[0][key], list):
+        if key != "seed" and isinstance(rows[0][key], (int, float)):
             print(f"| {key} | {mean_se([r[key] for r in rows])} |")
 
 

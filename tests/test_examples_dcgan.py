@@ -30,6 +30,8 @@ json.dump({"args": vars(o), "n": len(data), "per_class": data.targets.bincount()
            "pixels": data.data.float().mean().item()}, open(o.outf + "/seen.json", "w"))
 torch.manual_seed(o.manualSeed)
 torch.save(DCGANGenerator(100, 1, 64, 64).state_dict(), f"{o.outf}/netG_epoch_{o.niter - 1}.pth")
+for epoch in range(o.niter):  # main.py's progress line, one per batch
+    print("[%d/%d][27/28] Loss_D: %.4f Loss_G: 2.0000 D(x): 0.5000 D(G(z)): 0.5000 / 0.5000" % (epoch, o.niter, epoch))
 '''
 
 
@@ -39,7 +41,8 @@ def test_the_train_digits_reach_main_py_in_torchvision_mnist_layout(tmp_path):
     data, out = tmp_path / "data", tmp_path / "run"
     out.mkdir()
     assert examples_dcgan.write_mnist_layout(data) == 3500
-    net_g, cpu_s, _ = examples_dcgan.run_examples(main_py, data, out, niter=3, seed=2, threads=1)
+    net_g, cpu_s, _, last_step = examples_dcgan.run_examples(main_py, data, out, niter=3, seed=2, threads=1)
+    assert last_step == "[2/3][27/28] Loss_D: 2.0000 Loss_G: 2.0000 D(x): 0.5000 D(G(z)): 0.5000 / 0.5000"
     seen = json.loads((out / "seen.json").read_text())
     assert seen["n"] == 3500 and seen["per_class"] == [350] * 10
     assert seen["args"] | {"dataroot": None, "outf": None} == {
