@@ -85,7 +85,7 @@ def fit_stats(run_dir: Path) -> str:
     if not ckpts:
         return "no last.ckpt"
     ckpt = torch.load(ckpts[-1], map_location="cpu", weights_only=False)
-    batches = ckpt["global_step"] // 2
+    batches = ckpt["global_step"]  # counts batches (gan_lightning.batch_count), not D and G steps
     text = f"{batches} batches, {ckpt['epoch'] + 1} epochs"
     timer = next((v for k, v in ckpt.get("callbacks", {}).items() if k.startswith("Timer")), None)
     train_s = (timer or {}).get("time_elapsed", {}).get("train")

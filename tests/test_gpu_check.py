@@ -39,4 +39,4 @@ def test_quick_cpu_run_goes_through_every_stage_and_prints_one_table(tmp_path):
     assert {"digits_dcgan.yaml bf16-mixed", "evaluate, Inception FID (random weights)",
             "SyncBatchNorm, 1 device, SeparateDDPStrategy"} <= set(stages)
     assert all(row.rstrip(" |").endswith("ok") for row in rows), table
-    assert "10 batches" in table  # max_steps 20 = 10 batches of D and G steps
+    assert "20 batches, 1 epochs" in table  # max_steps counts batches (gan_lightning.batch_count)
