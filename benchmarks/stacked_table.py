@@ -3,11 +3,12 @@
 Reads the JSON that ``benchmarks/seeds.py`` writes (``--out``) for each row and prints modes and KL
 as mean ± standard error over our seeds, each seed's numbers, the batches trained as a fraction of
 the paper's budget, and the paper's numbers for the same row (± as printed in its tables). A row is
-``LABEL=PATH`` where LABEL names a paper row (e.g. ``quarter:DCGAN``, ``quarter:PacDCGAN4``,
-``half:DCGAN``, ``table2:DCGAN``):
+``LABEL=PATH[,PATH...]`` where LABEL names a paper row (e.g. ``quarter:DCGAN``,
+``quarter:PacDCGAN4``, ``half:DCGAN``, ``table2:DCGAN``) or the project's recipe (``quarter:recipe``,
+no paper numbers), and several paths (one seeds.py run per seed) are read as one row:
 
     python benchmarks/stacked_table.py quarter:DCGAN=runs/stacked/quarter_dcgan.json \\
-        quarter:PacDCGAN4=runs/stacked/quarter_pack4.json
+        quarter:PacDCGAN4=runs/stacked/quarter_pack4_s0.json,runs/stacked/quarter_pack4_s1.json
 """
 
 import argparse
@@ -40,6 +41,7 @@ PAPER = {
     },
 }
 BUDGET = {"quarter": 500_000, "half": 500_000, "table2": 100_000}  # batches the paper trains
+OURS = "recipe"  # configs/stacked/recipe.yaml: a row of ours with no paper row beside it
 
 
 def paper_cell(value: float, spread: float | None, digits: int) -> str:
@@ -57,24 +59,30 @@ def overrides_steps(overrides: list[str]) -> int | None:
 
 def row(label: str, path: str) -> str:
     setting, _, method = label.partition(":")
-    if setting not in PAPER or method not in PAPER[setting]:
-        known = ", ".join(f"{s}:{m}" for s in PAPER for m in PAPER[s])
+    if setting not in PAPER or (method not in PAPER[setting] and method != OURS):
+        known = ", ".join([*(f"{s}:{m}" for s in PAPER for m in PAPER[s]), *(f"{s}:{OURS}" for s in PAPER)])
         raise SystemExit(f"stacked_table: unknown row {label!r}; one of {known}")
-    summary = json.loads(Path(path).read_text())
-    runs = summary["runs"]
-    steps = overrides_steps(summary["overrides"])
+    summaries = [json.loads(Path(p).read_text()) for p in path.split(",")]
+    runs = [run for summary in summaries for run in summary["runs"]]
+    steps = overrides_steps(summaries[0]["overrides"])
+    if any(overrides_steps(summary["overrides"]) != steps for summary in summaries):
+        raise SystemExit(f"stacked_table: the files of row {label!r} trained different lengths; a row is one setting.")
     fraction = f"{steps:,} ({100 * steps / BUDGET[setting]:.2g}%)" if steps else "config's max_steps"
     modes, kls = [r["stacked_modes"] for r in runs], [r["stacked_kl"] for r in runs]
-    pm, pms, pk, pks = PAPER[setting][method]
     per_seed = ", ".join(f"{m} / {k:.2f}" for m, k in zip(modes, kls))
     cpu = statistics.fmean(r["cpu_s"] for r in runs)
+    if method == OURS:
+        paper = "not in the paper | not in the paper"
+    else:
+        pm, pms, pk, pks = PAPER[setting][method]
+        paper = f"{paper_cell(pm, pms, 1)} | {paper_cell(pk, pks, 2)}"
     return (f"| {setting} | {method} | {fraction} | {len(runs)} | {mean_se(modes, 1)} | {mean_se(kls, 2)} | {per_seed} "
-            f"| {cpu:.0f} | {paper_cell(pm, pms, 1)} | {paper_cell(pk, pks, 2)} |")
+            f"| {cpu:.0f} | {paper} |")
 
 
 def main(argv: list[str] | None = None) -> list[str]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("rows", nargs="+", help="LABEL=PATH: a paper row and the seeds.py JSON of ours")
+    parser.add_argument("rows", nargs="+", help="LABEL=PATH[,PATH...]: a paper row (or SETTING:recipe) and the seeds.py JSON(s) of ours")
     args = parser.parse_args(argv)
     lines = [
         "| setting | row | batches (of the paper's) | seeds | modes (ours) | KL (ours) | each seed: modes / KL "

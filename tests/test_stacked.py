@@ -17,11 +17,9 @@ from gan_lightning.metrics.classifier import load_digit_classifier
 from gan_lightning.metrics.stacked import (
     NUM_SAMPLES,
     SINGLE_TRIPLET_KL,
-    classify_triplets,
     generated_counts,
     histogram_image,
     stacked_stats,
-    triplet_counts,
 )
 from gan_lightning.module import GAN
 from gan_lightning.networks import UnrolledMNISTDiscriminator, UnrolledMNISTGenerator
@@ -220,6 +218,13 @@ def test_the_table_prints_our_rows_beside_the_papers(tmp_path, capsys):
     assert line.endswith("| 78.5 ± 17.6 | 5.21 ± 0.19 |")
     with pytest.raises(SystemExit, match="unknown row"):
         main([f"quarter:GAN={path}"])
+    seed2 = tmp_path / "recipe_s2.json"  # one file per seed, read as one row; the recipe has no paper row
+    seed2.write_text(json.dumps({"overrides": ["--trainer.max_steps", "5000"], "runs": [{**runs[0], "seed": 2, "stacked_modes": 110}]}))
+    (line,) = main([f"quarter:recipe={path},{seed2}"])[2:]
+    assert "| quarter | recipe | 5,000 (1%) | 3 | 90.0 ± 11.5 |" in line and line.endswith("| not in the paper | not in the paper |")
+    seed2.write_text(json.dumps({"overrides": ["--trainer.max_steps", "6000"], "runs": runs}))
+    with pytest.raises(SystemExit, match="different lengths"):
+        main([f"quarter:DCGAN={path},{seed2}"])
 
 
 class OneTripletGenerator(nn.Module):
