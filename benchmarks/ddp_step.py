@@ -132,7 +132,7 @@ def main() -> None:
                 f"{f'{statistics.median(pairs):.3f} [{min(pairs):.3f}, {max(pairs):.3f}]':>26}  {load}",
                 flush=True,
             )
-        print(f"  runs (s/it): " + "; ".join(f"{k} " + " ".join(f"{x:.4f}" for x in v) for k, v in res.items()), flush=True)
+        print("  runs (s/it): " + "; ".join(f"{k} " + " ".join(f"{x:.4f}" for x in v) for k, v in res.items()), flush=True)
 
 
 if __name__ == "__main__":

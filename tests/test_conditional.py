@@ -20,7 +20,7 @@ from gan_lightning.networks import (
     ResNetDiscriminator,
     ResNetGenerator,
 )
-from tests.helpers import RandomDataModule, quiet_trainer, toy_data, toy_gan
+from tests.helpers import RandomDataModule, quiet_trainer
 
 
 class TwoClassData(TensorDataModule):

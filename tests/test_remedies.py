@@ -213,7 +213,7 @@ def test_ema_generator_samples_with_batchnorm_statistics_of_its_own_weights():
     ema = gan.netG_ema.module
     first_norm = next(m for m in ema.modules() if isinstance(m, torch.nn.BatchNorm2d))
     normalised = []
-    hook = first_norm.register_forward_hook(lambda m, i, out: normalised.append(out.detach().clone()))  # before the in-place ReLU
+    first_norm.register_forward_hook(lambda m, i, out: normalised.append(out.detach().clone()))  # before the in-place ReLU
 
     def first_norm_output_stats(generate) -> tuple[float, float]:
         normalised.clear()

@@ -16,7 +16,6 @@ import warnings
 from dataclasses import replace
 from typing import Literal
 
-import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from gan_lightning.callbacks.periodic import log_values
