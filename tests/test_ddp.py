@@ -146,8 +146,8 @@ def test_cli_defaults_of_ddp_arguments_do_not_override_sync_buffers():
 def test_nan_on_one_rank_stops_every_rank_with_the_same_message(tmp_path, strategy_name, fused, on_device):
     """Rank 1 alone gets a NaN batch (batch 5, global step 5) between logged batches: both ranks
     raise the same FloatingPointError at the next checkpoint (step 6), which is not written; the
-    last checkpoint on disk is step 4's, finite. Before issue 18 rank 1 raised alone and rank 0
-    died in gloo ("Connection closed by peer"), or on NCCL waited in the next all-reduce."""
+    last checkpoint on disk is step 4's, finite. Were rank 1 to raise alone, rank 0 would die in
+    gloo ("Connection closed by peer"), or on NCCL wait in the next all-reduce."""
     done = run_ddp("nan", tmp_path, timeout=180, strategy_name=strategy_name, fused=fused, on_device=on_device)
     assert done.returncode != 0
     errors = [(tmp_path / f"rank{r}.err").read_text() for r in (0, 1)]

@@ -1,4 +1,4 @@
-"""NaN/inf losses are caught on the device (issue 18): no host sync on the batches the loggers do
+"""NaN/inf losses are caught on the device: no host sync on the batches the loggers do
 not write, the optimizer steps of a bad batch leave the weights finite, and the fit stops with the
 message at the next sync point (a logged batch, a checkpoint, the end of an epoch or of training)."""
 

@@ -1,4 +1,4 @@
-"""benchmarks/gpu_check.py, the issue-18 GPU check, is known to work before a GPU is lent."""
+"""benchmarks/gpu_check.py, the GPU check, is known to work before it runs on a GPU."""
 
 import os
 import re

@@ -221,7 +221,7 @@ def test_ema_generator_samples_with_batchnorm_statistics_of_its_own_weights():
         out = (normalised[-1] - first_norm.bias[None, :, None, None]) / first_norm.weight[None, :, None, None]
         return out.mean((0, 2, 3)).abs().max().item(), out.std((0, 2, 3)).sub(1).abs().max().item()
 
-    stale = first_norm_output_stats(lambda z: ema.eval()(z))  # the averaged statistics, as before the fix
+    stale = first_norm_output_stats(lambda z: ema.eval()(z))  # the averaged statistics (no refresh)
     assert max(stale) > 0.3
     rng = torch.get_rng_state()
     mean_error, std_error = first_norm_output_stats(gan.generate)

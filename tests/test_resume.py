@@ -1,4 +1,4 @@
-"""Exact resume, NaN stops, and clear errors for bad checkpoints (issue 7)."""
+"""Exact resume, NaN stops, and clear errors for bad checkpoints."""
 
 import math
 import os
