@@ -207,6 +207,13 @@ def test_the_table3_d_barely_sees_a_brightness_and_contrast_change_shared_by_its
     assert torch.corrcoef(torch.stack([d_real, d_grey]))[0, 1] > 0.98
 
 
+def test_first_norm_false_drops_only_the_batchnorm_after_the_first_conv():
+    with_norm, without = UnrolledMNISTDiscriminator(), UnrolledMNISTDiscriminator(first_norm=False)
+    kinds = lambda d: [type(m).__name__ for m in d.main]  # noqa: E731
+    assert kinds(without) == ["Conv2d", "Identity", *kinds(with_norm)[2:]] and kinds(with_norm)[1] == "BatchNorm2d"
+    assert sum(p.numel() for p in with_norm.parameters()) - sum(p.numel() for p in without.parameters()) == 2 * 2
+
+
 # --- the metric -----------------------------------------------------------------------------
 
 

@@ -69,11 +69,15 @@ class UnrolledMNISTDiscriminator(nn.Module):
         widths: channels of the three stride-2 convs: (2, 4, 8) is "D = 1/4 G", (4, 8, 16) "1/2".
         pack: PacGAN packing degree (the GAN module reads it); D takes ``channels * pack`` channels.
         negative_slope: of the LeakyReLUs (0.3 in the paper).
+        first_norm: BatchNorm after the first conv, as in the paper. On a real and a fake batch
+            apart it takes out a brightness/contrast change the whole batch shares, so D barely
+            sees a grey background (docs/stacked_digits.md); False drops it, as Radford et al.'s
+            DCGAN D does (not the paper's network).
     """
 
     def __init__(
         self, channels: int = 3, image_size: int = 28, widths: Sequence[int] = (2, 4, 8), pack: int = 1,
-        negative_slope: float = 0.3,
+        negative_slope: float = 0.3, first_norm: bool = True,
     ) -> None:  # fmt: skip
         super().__init__()
         check_size(image_size, "UnrolledMNISTDiscriminator")
@@ -81,8 +85,9 @@ class UnrolledMNISTDiscriminator(nn.Module):
         self.in_shape = (channels * pack, image_size, image_size)
         layers: list[nn.Module] = []
         width, side = channels * pack, image_size
-        for out in widths:
-            layers += [nn.Conv2d(width, out, 3, 2, 1), nn.BatchNorm2d(out), nn.LeakyReLU(negative_slope, True)]
+        for i, out in enumerate(widths):
+            norm = nn.BatchNorm2d(out) if i > 0 or first_norm else nn.Identity()
+            layers += [nn.Conv2d(width, out, 3, 2, 1), norm, nn.LeakyReLU(negative_slope, True)]
             width, side = out, (side + 1) // 2  # 28 -> 14 -> 7 -> 4, as TensorFlow's "SAME" padding
         self.main = nn.Sequential(*layers, nn.Flatten(), nn.Linear(width * side * side, 1))
 
