@@ -64,9 +64,10 @@ def row(label: str, path: str) -> str:
         raise SystemExit(f"stacked_table: unknown row {label!r}; one of {known}")
     summaries = [json.loads(Path(p).read_text()) for p in path.split(",")]
     runs = [run for summary in summaries for run in summary["runs"]]
-    steps = overrides_steps(summaries[0]["overrides"])
-    if any(overrides_steps(summary["overrides"]) != steps for summary in summaries):
+    lengths = {overrides_steps(summary["overrides"]) for summary in summaries}
+    if len(lengths) > 1:
         raise SystemExit(f"stacked_table: the files of row {label!r} trained different lengths; a row is one setting.")
+    (steps,) = lengths
     fraction = f"{steps:,} ({100 * steps / BUDGET[setting]:.2g}%)" if steps else "config's max_steps"
     modes, kls = [r["stacked_modes"] for r in runs], [r["stacked_kl"] for r in runs]
     per_seed = ", ".join(f"{m} / {k:.2f}" for m, k in zip(modes, kls))
