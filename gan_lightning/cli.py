@@ -169,7 +169,24 @@ def main(args: list[str] | None = None) -> None:
 
         evaluate_main(argv[1:])
         return
-    cli_main(args)
+    try:
+        cli_main(args)
+    finally:
+        close_process_group()
+
+
+def close_process_group() -> None:
+    """Destroy the process group a distributed run opened, while Python is still whole.
+
+    Lightning destroys only NCCL groups at exit. A gloo group (CPU DDP, torchrun's nodes) left
+    to interpreter shutdown can abort the process ("terminate called without an active
+    exception", SIGABRT) after training finished, failing the node and keeping torchrun's other
+    nodes at their exit barrier.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

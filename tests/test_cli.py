@@ -161,3 +161,24 @@ def test_a_fork_picks_its_gan_subclass_and_loss_in_yaml_without_editing_the_pack
     assert cli.trainer.callback_metrics["loss_G"] > 99  # the subclass's loss ran
     reloaded = load_gan(tmp_path / "version_0" / "checkpoints" / "last.ckpt")
     assert type(reloaded) is ShiftedGLossGAN
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_command_destroys_the_process_group_it_trained_in(tmp_path, monkeypatch, fails):
+    """Lightning leaves a gloo group to interpreter shutdown, where it can abort the process;
+    ``main`` destroys it when the command ends, and when it fails."""
+    import torch.distributed as dist
+
+    def distributed_run(args):
+        dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+        assert dist.is_initialized()
+        if fails:
+            raise RuntimeError("training failed")
+
+    monkeypatch.setattr("gan_lightning.cli.cli_main", distributed_run)
+    if fails:
+        with pytest.raises(RuntimeError, match="training failed"):
+            main(["fit"])
+    else:
+        main(["fit"])
+    assert not dist.is_initialized()
