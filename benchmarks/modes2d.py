@@ -6,9 +6,9 @@ Settings (``--setting``), each a pair of configs (ring, grid) and its variants (
   maxout D, Adam 1e-4 (0.8, 0.999), batch 100, 100,000 points, 400,000 batches); the variants
   are its Table 1's rows: ``gan`` and ``pacgan2``-``pacgan4`` (``configs/pacgan/pack{2,3,4}.yaml``:
   D sees 100 packs of m samples a batch, as PacGAN's code feeds it), and ``recipe``, the project's recommended recipe
-  (``configs/{ring8,grid25}.yaml`` + ``configs/remedies/pack2.yaml``) at the same length.
+  (``configs/{ring8,grid25}.yaml`` + ``configs/remedies/r1.yaml``) at the same length.
 - ``project``: the project's plain GAN (``configs/{ring8,grid25}.yaml``: 36,000 batches, EMA G,
-  lr decay) and one remedy at a time on it (``pack2`` is the recommended recipe).
+  lr decay) and one remedy at a time on it (``r1`` is the recommended recipe).
 - ``wgan_toy``: WGAN-GP's toy script (``configs/wgangp_toy{8,25}.yaml``: its networks, lambda
   0.1, batch 256, 5 critic steps, Adam 1e-4 (0.5, 0.9), its 8 and 25 Gaussians divided by
   1.414 and 2.828); ``own`` is that, ``pacgan_data`` the same recipe on PacGAN's ring and grid.
@@ -110,7 +110,7 @@ class Setting:
     paper_name: str
 
 
-RECIPE = {"ring": ["ring8.yaml", "remedies/pack2.yaml"], "grid": ["grid25.yaml", "remedies/pack2.yaml"]}
+RECIPE = {"ring": ["ring8.yaml", "remedies/r1.yaml"], "grid": ["grid25.yaml", "remedies/r1.yaml"]}
 SETTINGS: dict[str, Setting] = {
     "pacgan": Setting(
         configs={"ring": ["pacgan_ring.yaml"], "grid": ["pacgan_grid.yaml"]},
@@ -120,8 +120,9 @@ SETTINGS: dict[str, Setting] = {
             "pacgan3": Variant(pack(3), paper="PacGAN3"),
             "pacgan4": Variant(pack(4), paper="PacGAN4"),
             # the project's recommended recipe (its networks, Adam 2e-4, EMA G, lr decay, the
-            # standardised grid, packing 2 of a batch of 100), at the same length as the rows above
-            "recipe": Variant(configs=RECIPE, paper="PacGAN2"),
+            # standardised grid, R1 with gamma 10), at the same length as the rows above; not a
+            # row of PacGAN's table
+            "recipe": Variant(configs=RECIPE),
         },
         paper_batches=400_000, paper_name="PacGAN",
     ),
@@ -129,7 +130,7 @@ SETTINGS: dict[str, Setting] = {
         configs={"ring": ["ring8.yaml"], "grid": ["grid25.yaml"]},
         variants={
             "plain": Variant(paper="GAN"),
-            "pack2": Variant(["--config", str(CONFIGS / "remedies/pack2.yaml")], paper="PacGAN2"),  # the recipe
+            "pack2": Variant(["--config", str(CONFIGS / "remedies/pack2.yaml")], paper="PacGAN2"),
             "pack4": Variant(["--model.netD.init_args.pack", "4"], paper="PacGAN4"),
             "minibatch_std": Variant(["--model.netD.init_args.minibatch_std", "true"]),
             # Miyato et al. 2018: spectral norm on every D layer, hinge loss, n_dis 1 with Adam
@@ -147,8 +148,8 @@ SETTINGS: dict[str, Setting] = {
                 "--model.optimizer_G.init_args.lr", "1e-4", "--model.optimizer_G.init_args.betas", "[0.5, 0.9]",
                 "--model.optimizer_D.init_args.lr", "1e-4", "--model.optimizer_D.init_args.betas", "[0.5, 0.9]",
             ]),  # fmt: skip
-            # Mescheder et al. 2018: R1 with gamma 10, their choice for data of unit scale.
-            "r1": Variant(["--model.d_terms", term("R1", 10.0)]),
+            # Mescheder et al. 2018: R1 with gamma 10, their choice for data of unit scale; the recipe.
+            "r1": Variant(["--config", str(CONFIGS / "remedies/r1.yaml")]),
             "mode_seeking": Variant(["--model.g_terms", term("ModeSeeking", 1.0)]),  # Mao et al. 2019: lambda_ms 1
         },
         paper_batches=400_000, paper_name="PacGAN",

@@ -183,21 +183,29 @@ def test_minibatch_std_adds_one_feature_from_the_batch_spread():
 
 
 @pytest.mark.parametrize("data", ["ring8", "grid25"])
-def test_the_packing_fragment_stacks_on_the_plain_experiment_and_changes_only_the_packing(data):
-    """The README's remedy is the plain experiment plus configs/remedies/pack2.yaml: the same
-    networks, optimizer, batches, EMA G and lr schedule; only netD's pack differs."""
+def test_the_remedy_fragments_stack_on_the_plain_experiment_and_change_only_their_key(data):
+    """The README's remedy is the plain experiment plus configs/remedies/r1.yaml (R1, γ 10), the
+    alternative plus pack2.yaml: the same networks, optimizer, batches, EMA G and lr schedule;
+    only D's terms, or netD's pack, differ."""
     from gan_lightning.cli import cli_main
+    from gan_lightning.terms import R1
 
     configs = Path(__file__).parents[1] / "configs"
-    fragment = configs / "remedies" / "pack2.yaml"
-    assert yaml.safe_load(fragment.read_text()) == {"model": {"netD": {"init_args": {"pack": 2}}}}
+    r1, pack2 = configs / "remedies" / "r1.yaml", configs / "remedies" / "pack2.yaml"
+    assert yaml.safe_load(pack2.read_text()) == {"model": {"netD": {"init_args": {"pack": 2}}}}
     args = ["--config", str(configs / f"{data}.yaml"), "--trainer.logger", "false"]
-    plain, packed = cli_main(args, run=False), cli_main([*args, "--config", str(fragment)], run=False)
-    assert plain.model.pack == 1 and packed.model.pack == 2
-    a, b = plain.config.clone(), packed.config.clone()
-    assert b.model.init_args.netD.init_args.pop("pack") == 2 and a.model.init_args.netD.init_args.pop("pack") == 1
-    a.pop("config"), b.pop("config")  # the file names given
-    assert a == b
+    plain = cli_main(args, run=False)
+    regularised, packed = (cli_main([*args, "--config", str(fragment)], run=False) for fragment in (r1, pack2))
+    assert len(plain.model.d_terms) == 0 and plain.model.pack == 1 and packed.model.pack == 2
+    (term,) = regularised.model.d_terms
+    assert isinstance(term, R1) and term.weight == 10.0 and regularised.model.pack == 1
+    a, b, c = plain.config.clone(), regularised.config.clone(), packed.config.clone()
+    assert len(b.model.init_args.pop("d_terms")) == 1 and a.model.init_args.pop("d_terms") in ([], None)
+    assert c.model.init_args.pop("d_terms") in ([], None)
+    assert [config.model.init_args.netD.init_args.pop("pack") for config in (a, b, c)] == [1, 1, 2]
+    for config in (a, b, c):
+        config.pop("config")  # the file names given
+    assert a == b == c
     assert a.model.init_args.ema_decay == 0.999 and a.model.init_args.lr_decay_start == 0.5
 
 

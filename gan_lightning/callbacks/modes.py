@@ -83,8 +83,9 @@ class ModeCoverage(PeriodicSampleCheck):
                 self.fired,
                 "mode collapse",
                 f"G covers {stats.modes_covered} of {len(self.modes)} modes, diversity "
-                f"{metrics['diversity']:.2f} of the data's. Remedies: PacGAN packing (netD "
-                "pack: 2-4), netD minibatch_std: true, the ModeSeeking term in model.g_terms; see configs/remedies/pack2.yaml.",
+                f"{metrics['diversity']:.2f} of the data's. Remedies: R1 (gamma 10) in model.d_terms, "
+                "configs/remedies/r1.yaml; PacGAN packing (netD pack: 2-4); netD minibatch_std: true; the "
+                "ModeSeeking term in model.g_terms.",
             )
         if self.plot and trainer.is_global_zero:
             self.draw(trainer, real, fake)
