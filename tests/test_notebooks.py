@@ -54,8 +54,8 @@ def test_committed_notebooks_carry_their_outputs(path: Path):
 def test_notebook_03_as_committed_shows_the_plain_gan_collapsing_and_the_remedy_covering_the_ring():
     nb = nbformat.read(NOTEBOOKS / "03_mode_collapse.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs)
-    covered = {name: int(n) for name, n in re.findall(r"^(plain|remedy \(pack2.yaml\)) +(\d+) of 8 modes", printed, re.M)}
-    assert covered["plain"] < 6 and covered["remedy (pack2.yaml)"] == 8  # ModeCoverage's threshold: 75% of 8
+    covered = {name: int(n) for name, n in re.findall(r"^(plain|remedy \(r1.yaml\)) +(\d+) of 8 modes", printed, re.M)}
+    assert covered["plain"] < 6 and covered["remedy (r1.yaml)"] == 8  # ModeCoverage's threshold: 75% of 8
 
 
 def png_shape(path: Path) -> tuple[int, ...]:
@@ -99,7 +99,7 @@ def test_02_dcgan_anatomy(tmp_path):
 def test_03_mode_collapse(tmp_path):
     nb = run_notebook("03_mode_collapse.ipynb", tmp_path, BATCHES=4, EVAL_EVERY=2, MODE_SAMPLES=200, NUM_POINTS=1000)
     result = json.loads((tmp_path / "result.json").read_text())
-    assert set(result) == {"plain", "remedy (pack2.yaml)"}
+    assert set(result) == {"plain", "remedy (r1.yaml)"}
     printed = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs)
     for name, run in result.items():
         assert sorted({h["batch"] for h in run["history"]}) == [2, 4]  # every 2 batches (and at the end)
