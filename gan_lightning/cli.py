@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from lightning.pytorch import LightningDataModule
+import torch.distributed as dist
 import yaml
 from jsonargparse import Namespace
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -183,8 +184,6 @@ def close_process_group() -> None:
     exception", SIGABRT) after training finished, failing the node and keeping torchrun's other
     nodes at their exit barrier.
     """
-    import torch.distributed as dist
-
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
